@@ -1,0 +1,128 @@
+"""Ready-to-paste conversion commands built from the input/output suggestion."""
+from __future__ import annotations
+
+import os
+import shlex
+
+from .io_suggest import IOSuggestion
+
+
+def _fixed_shape(shape) -> tuple[list, bool]:
+    """Unknown batch -> 1; other unknown dims stay unknown ('?'). Returns (shape, all_known)."""
+    if shape is None:
+        return [], False
+    out, ok = [], True
+    for i, d in enumerate(shape):
+        if d is None:
+            if i == 0:
+                out.append(1)
+            else:
+                out.append("?")
+                ok = False
+        else:
+            out.append(d)
+    return out, ok
+
+
+def build_commands(model_format: str, path: str, sug: IOSuggestion) -> list[dict]:
+    """A list of {title, language, code, note} entries."""
+    base = os.path.basename(path)
+    stem = os.path.splitext(base)[0]
+    q = shlex.quote
+    cmds: list[dict] = []
+    if model_format == "tflite":
+        code = "\n".join([
+            "import numpy as np, tensorflow as tf",
+            f"interpreter = tf.lite.Interpreter(model_path={base!r})",
+            "interpreter.allocate_tensors()",
+            "for d in interpreter.get_input_details():",
+            "    interpreter.set_tensor(d['index'], np.zeros(d['shape'], d['dtype']))",
+            "interpreter.invoke()",
+            "print([interpreter.get_tensor(d['index']).shape for d in interpreter.get_output_details()])",
+        ])
+        cmds.append({"title": "Run it in the TFLite interpreter", "language": "python", "code": code, "note": ""})
+        return cmds
+    ins = [i.name for i in sug.inputs]
+    outs = [o.name for o in sug.outputs]
+    shapes = {}
+    notes = []
+    for i in sug.inputs:
+        shp, ok = _fixed_shape(i.shape)
+        shapes[i.name] = shp
+        if i.shape is not None and i.shape and i.shape[0] is None:
+            notes.append(f"{i.name}: unknown batch dimension set to 1")
+        if not ok:
+            notes.append(f"{i.name}: replace '?' with the real size; the converter needs fixed input shapes")
+    shape_arg = ":".join(",".join(str(d) for d in shapes[n]) for n in ins)
+    frozen = f"{stem}_frozen.pb" if sug.has_variables else base
+    if sug.has_variables:
+        cmds.append({
+            "title": "Freeze the variables into constants (freeze_graph)", "language": "shell",
+            "code": " \\\n  ".join([
+                "python -m tensorflow.python.tools.freeze_graph",
+                f"--input_graph={q(base)}", f"--input_binary={'false' if base.endswith('.pbtxt') else 'true'}",
+                "--input_checkpoint=CHECKPOINT_PREFIX", f"--output_node_names={q(','.join(outs))}",
+                f"--output_graph={q(frozen)}"]),
+            "note": "The graph holds variables: freeze it with its checkpoint before converting.",
+        })
+    tfl = f"{stem}.tflite"
+    cmds.append({
+        "title": "Convert with tflite_convert", "language": "shell",
+        "code": " \\\n  ".join([
+            "tflite_convert --enable_v1_converter", f"--graph_def_file={q(frozen)}", f"--output_file={q(tfl)}",
+            f"--input_arrays={q(','.join(ins))}", f"--input_shapes={q(shape_arg)}",
+            f"--output_arrays={q(','.join(outs))}"]),
+        "note": "; ".join(notes),
+    })
+    switches = {x.name: x.suggested_value for x in sug.ignored_inputs if x.suggested_value is not None}
+    if switches:
+        feed = ", ".join(f"{n + ':0'!r}: tf.constant({v!r})" for n, v in switches.items())
+        code = "\n".join([
+            "import tensorflow as tf",
+            "graph_def = tf.compat.v1.GraphDef()",
+            f"graph_def.ParseFromString(open({frozen!r}, 'rb').read())",
+            "with tf.Graph().as_default() as g:",
+            "    # training switches are fed their inference values",
+            f"    tf.compat.v1.import_graph_def(graph_def, name='', input_map={{{feed}}})",
+            "    with tf.compat.v1.Session(graph=g) as sess:",
+            "        converter = tf.compat.v1.lite.TFLiteConverter.from_session(",
+            f"            sess, [g.get_tensor_by_name(n + ':0') for n in {ins!r}],",
+            f"            [g.get_tensor_by_name(n + ':0') for n in {outs!r}])",
+            "        tflite_model = converter.convert()",
+            f"open({tfl!r}, 'wb').write(tflite_model)",
+        ])
+        cmds.append({"title": "Convert in Python, feeding the training switches", "language": "python",
+                     "code": code, "note": "tflite_convert cannot feed "
+                     + ", ".join(switches) + ": use this snippet instead."})
+    else:
+        code = "\n".join([
+            "import tensorflow as tf",
+            "converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(",
+            f"    {frozen!r}, input_arrays={ins!r}, output_arrays={outs!r},",
+            f"    input_shapes={ {n: shapes[n] for n in ins}!r})",
+            "tflite_model = converter.convert()",
+            f"open({tfl!r}, 'wb').write(tflite_model)",
+        ])
+        cmds.append({"title": "Convert in Python (TFLiteConverter, frozen graph)", "language": "python",
+                     "code": code, "note": ""})
+        code2 = "\n".join([
+            "import tensorflow as tf",
+            "graph_def = tf.compat.v1.GraphDef()",
+            f"graph_def.ParseFromString(open({frozen!r}, 'rb').read())",
+            "wrapped = tf.compat.v1.wrap_function(",
+            "    lambda: tf.compat.v1.import_graph_def(graph_def, name=''), [])",
+            "func = wrapped.prune(",
+            f"    feeds=[wrapped.graph.get_tensor_by_name(n + ':0') for n in {ins!r}],",
+            f"    fetches=[wrapped.graph.get_tensor_by_name(n + ':0') for n in {outs!r}])",
+            "converter = tf.lite.TFLiteConverter.from_concrete_functions([func], wrapped)",
+            f"open({tfl!r}, 'wb').write(converter.convert())",
+        ])
+        cmds.append({"title": "Convert in Python (TF2 TFLiteConverter)", "language": "python", "code": code2,
+                     "note": ""})
+    cmds.append({
+        "title": "Convert to TensorFlow.js", "language": "shell",
+        "code": " \\\n  ".join(["tensorflowjs_converter --input_format=tf_frozen_model",
+                                 f"--output_node_names={q(','.join(outs))}", q(frozen), q(stem + "_web_model")]),
+        "note": "",
+    })
+    return cmds

@@ -1,0 +1,232 @@
+"""Which inputs and outputs to name when freezing or converting, and which placeholders to leave out.
+
+GraphDef-like graphs: data inputs are Placeholders; outputs are the sinks of the inference subgraph, after
+setting apart saver, summary, optimizer, gradient and initialisation nodes and the loss/metric region
+(everything downstream of a loss op or of a label placeholder). Placeholders that feed only that region
+(labels) or switch training behaviour (keep_prob, is_training, dropout rate, learning rate) are listed
+apart with a role and the value to feed at inference.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ..model import Graph, Model, Node
+
+PLACEHOLDERS = {"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"}
+VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp", "VarIsInitializedOp", "ReadVariableOp"}
+NOT_OUTPUTS = PLACEHOLDERS | VARIABLE_OPS | {"Const", "NoOp", "Assert", "Print", "PrintV2"}
+LOSS_OPS = {"SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits", "L2Loss",
+            "SigmoidCrossEntropyWithLogits"}
+SAVER_OPS = {"SaveV2", "RestoreV2", "Save", "Restore", "RestoreSlice", "MergeV2Checkpoints", "ShardedFilename",
+             "ShardedFilespec"}
+INIT_RE = re.compile(r"(^|/)(init(_\d+)?|Initializer|report_uninitialized_variables(_\d+)?)(/|$)")
+OPTIMIZER_SCOPES = re.compile(
+    r"^(train|training|train_op|optimizer|Adam(_\d+)?|GradientDescent|Momentum|RMSProp|Adagrad\w*|Adadelta|Ftrl|"
+    r"beta[12]_power(_\d+)?|global_step|learning_rate_decay\w*)(/|$)")
+LOSS_SCOPE = re.compile(r"(^|/)(loss(es)?|\w*_loss|cross_entropy\w*|\w*xent\w*|accuracy\w*|metrics?|"
+                        r"correct_prediction\w*)(/|$)", re.I)
+LABEL_NAME = re.compile(r"^(labels?|targets?|y_|y_true|ground_?truth|gt|y_label|true_labels?)$", re.I)
+KEEP_PROB = re.compile(r"keep_?prob", re.I)
+DROPOUT_RATE = re.compile(r"dropout|drop_?rate|^rate$", re.I)
+LEARNING_RATE = re.compile(r"learning_?rate|^lr$", re.I)
+
+
+@dataclass
+class IOTensor:
+    name: str  # node name (no ":0") for TensorFlow graphs; tensor name for TFLite
+    dtype: Optional[str]
+    shape: Optional[list]
+    tensor: str = ""  # full tensor name
+    note: str = ""
+
+    @property
+    def unknown_dims(self) -> bool:
+        return self.shape is None or any(d is None for d in self.shape)
+
+
+@dataclass
+class IgnoredInput:
+    name: str
+    role: str  # label | training_switch | dropout_keep_prob | dropout_rate | learning_rate | scalar_parameter
+    reason: str
+    suggested_value: Any = None
+    dtype: Optional[str] = None
+    shape: Optional[list] = None
+
+
+@dataclass
+class IOSuggestion:
+    inputs: list[IOTensor] = field(default_factory=list)
+    outputs: list[IOTensor] = field(default_factory=list)
+    ignored_inputs: list[IgnoredInput] = field(default_factory=list)
+    set_apart: dict[str, int] = field(default_factory=dict)  # category -> nodes set apart
+    has_variables: bool = False
+    signatures: list[dict] = field(default_factory=list)
+
+
+def categorize(node: Node) -> Optional[str]:
+    """The non-inference subgraph a node belongs to, or None."""
+    op, name = node.op, node.name
+    first = name.split("/", 1)[0]
+    if op in SAVER_OPS or re.fullmatch(r"save(_\d+)?", first):
+        return "saver"
+    if op.endswith("Summary") or op.endswith("SummaryV2") or first in ("summaries", "summary"):
+        return "summary"
+    if re.fullmatch(r"gradients(_\d+)?", first):
+        return "gradients"
+    if (op.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply"))
+            or OPTIMIZER_SCOPES.match(name)):
+        return "optimizer"
+    if op in ("Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "IsVariableInitialized",
+              "VarIsInitializedOp") or INIT_RE.search(name) or (op == "NoOp" and not node.inputs):
+        return "initialization"
+    return None
+
+
+def _descendants(g: Graph, starts: set[str], allowed: set[str]) -> set[str]:
+    cons = g.consumers()
+    seen, stack = set(), list(starts)
+    while stack:
+        n = stack.pop()
+        for c in cons.get(n, ()):
+            if c in allowed and c not in seen:
+                seen.add(c)
+                stack.append(c)
+    return seen
+
+
+def _ancestors(g: Graph, start: str) -> set[str]:
+    seen, stack = set(), [start]
+    while stack:
+        node = g.node(stack.pop())
+        if node is None:
+            continue
+        for t in node.inputs:
+            p = g.tensors[t].producer if t in g.tensors else None
+            if p and p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return seen
+
+
+def _io(g: Graph, node: Node) -> IOTensor:
+    t = g.tensors.get(node.outputs[0]) if node.outputs else None
+    return IOTensor(name=node.name, dtype=t.dtype if t else None, shape=t.shape if t else None,
+                    tensor=node.outputs[0] if node.outputs else node.name)
+
+
+def _switch_role(node: Node, g: Graph) -> Optional[IgnoredInput]:
+    t = g.tensors.get(node.outputs[0])
+    dtype, shape = (t.dtype, t.shape) if t else (None, None)
+    last = node.name.rsplit("/", 1)[-1]
+    scalar = shape == [] or (shape is None and node.op == "PlaceholderWithDefault")
+    if dtype == "bool" and scalar:
+        return IgnoredInput(node.name, "training_switch", "boolean scalar: switches training behaviour",
+                            False, dtype, shape)
+    if KEEP_PROB.search(last):
+        return IgnoredInput(node.name, "dropout_keep_prob", "dropout keep probability", 1.0, dtype, shape)
+    if scalar and DROPOUT_RATE.search(last):
+        return IgnoredInput(node.name, "dropout_rate", "dropout rate", 0.0, dtype, shape)
+    if scalar and LEARNING_RATE.search(last):
+        return IgnoredInput(node.name, "learning_rate", "learning rate: used by training only", None, dtype, shape)
+    if scalar and node.op == "Placeholder":
+        return IgnoredInput(node.name, "scalar_parameter", "scalar placeholder: a hyper-parameter, not data",
+                            None, dtype, shape)
+    return None
+
+
+def suggest_graph(g: Graph) -> IOSuggestion:
+    s = IOSuggestion()
+    excluded: set[str] = set()
+    for node in g.nodes:
+        cat = categorize(node)
+        if cat:
+            excluded.add(node.name)
+            if not node.is_const:
+                s.set_apart[cat] = s.set_apart.get(cat, 0) + 1
+        if node.op in VARIABLE_OPS:
+            s.has_variables = True
+    forward = {n.name for n in g.nodes if n.name not in excluded and not n.is_const}
+
+    placeholders = [n for n in g.nodes if n.op in PLACEHOLDERS]
+    switches = {}
+    for p in placeholders:
+        role = _switch_role(p, g)
+        if role:
+            switches[p.name] = role
+
+    # loss / metric region: loss ops, loss-named scopes, and everything downstream of them or of a label
+    seeds = {n.name for n in g.nodes if n.name in forward and (n.op in LOSS_OPS or LOSS_SCOPE.search(n.name))}
+    labels = {p.name for p in placeholders if p.name not in switches and LABEL_NAME.match(p.name.rsplit("/", 1)[-1])}
+    loss_region = seeds | _descendants(g, seeds | labels, forward)
+    for p in placeholders:  # structurally: a placeholder whose every use is in the loss region is a label
+        if p.name in switches or p.name in labels:
+            continue
+        desc = _descendants(g, {p.name}, forward)
+        if desc and desc <= loss_region:
+            labels.add(p.name)
+    loss_region |= _descendants(g, labels, forward)
+    if loss_region:
+        s.set_apart["loss_and_metrics"] = len(loss_region)
+
+    for p in placeholders:
+        if p.name in switches:
+            s.ignored_inputs.append(switches[p.name])
+        elif p.name in labels:
+            t = g.tensors.get(p.outputs[0])
+            s.ignored_inputs.append(IgnoredInput(p.name, "label", "feeds only the loss and metrics", None,
+                                                 t.dtype if t else None, t.shape if t else None))
+        elif p.name in excluded:
+            s.ignored_inputs.append(IgnoredInput(p.name, "training_only", "feeds only training nodes"))
+        else:
+            s.inputs.append(_io(g, p))
+
+    data_inputs = {i.name for i in s.inputs}
+    inference = forward - loss_region
+    cons = g.consumers()
+    candidates, loss_feeders = [], []
+    for node in g.nodes:
+        if node.name not in inference or node.op in NOT_OUTPUTS or not node.outputs:
+            continue
+        used = [c for c in cons.get(node.name, ()) if c in inference]
+        if used:
+            continue
+        if data_inputs and not (_ancestors(g, node.name) & data_inputs):
+            continue  # computes nothing from the data: leftovers, constants, step counters
+        (loss_feeders if any(c in loss_region for c in cons.get(node.name, ())) else candidates).append(node)
+    # a node computed from another output only to feed a metric (argmax of logits) is not an output
+    chosen = {n.name for n in candidates} | {n.name for n in loss_feeders}
+    for node in loss_feeders:
+        if _ancestors(g, node.name) & chosen:
+            chosen.discard(node.name)
+    s.outputs = [_io(g, n) for n in g.nodes if n.name in chosen]
+    return s
+
+
+def suggest_tflite(model: Model) -> IOSuggestion:
+    g = model.main
+    s = IOSuggestion()
+    for name in g.inputs:
+        t = g.tensors[name]
+        s.inputs.append(IOTensor(name=name, dtype=t.dtype, shape=t.shape_signature or t.shape, tensor=name))
+    for name in g.outputs:
+        t = g.tensors[name]
+        s.outputs.append(IOTensor(name=name, dtype=t.dtype, shape=t.shape_signature or t.shape, tensor=name))
+    for sig in model.signatures:
+        s.signatures.append({
+            "name": sig.name, "subgraph": sig.subgraph,
+            "inputs": [{"key": k, "name": t.name, "dtype": t.dtype, "shape": t.shape_signature or t.shape}
+                       for k, t in sig.inputs.items()],
+            "outputs": [{"key": k, "name": t.name, "dtype": t.dtype, "shape": t.shape_signature or t.shape}
+                        for k, t in sig.outputs.items()],
+        })
+    s.has_variables = any(n.op in ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE") for n in g.nodes)
+    return s
+
+
+def suggest(model: Model) -> IOSuggestion:
+    if model.format == "tflite":
+        return suggest_tflite(model)
+    return suggest_graph(model.main)

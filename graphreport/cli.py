@@ -1,0 +1,103 @@
+"""Command line: `graphreport report MODEL [-o OUT] [--format html|json|md]`.
+
+Exit codes: 0 done, 2 bad input (unreadable model, bad arguments), 3 conversion failed, 1 internal error.
+Errors are one line on stderr; --debug shows the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+from . import __version__
+from .errors import BadModelError, GraphReportError
+
+EXTENSIONS = {"html": ".html", "json": ".json", "md": ".md"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="graphreport", description="Static reports of TensorFlow model files.")
+    p.add_argument("--version", action="version", version=f"graphreport {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("report", help="write a report of a model file")
+    r.add_argument("model", help="model file: .pb, .pbtxt (GraphDef) or .tflite")
+    r.add_argument("-o", "--output", help="output file ('-' for stdout); default: MODEL's name + .html/.json/.md "
+                                          "in the current directory")
+    r.add_argument("--format", choices=sorted(EXTENSIONS), default=None,
+                   help="html (default), json or md; guessed from -o's extension when not given")
+    r.add_argument("--no-diagram", action="store_true", help="skip the Graphviz diagram")
+    r.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write via a temporary file in the same folder, so a failure never leaves a partial file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".graphreport-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def cmd_report(args) -> int:
+    from .readers.detect import load
+    from .report import build_report
+
+    fmt = args.format
+    if fmt is None and args.output and args.output != "-":
+        ext = os.path.splitext(args.output)[1].lower().lstrip(".")
+        fmt = {"htm": "html", "markdown": "md"}.get(ext, ext) if ext in ("html", "htm", "json", "md", "markdown") else None
+    fmt = fmt or "html"
+    out = args.output or (os.path.basename(args.model.rstrip("/")) + EXTENSIONS[fmt])
+    try:
+        model = load(args.model)
+    except GraphReportError:
+        raise
+    except (MemoryError, RecursionError, ValueError, KeyError, IndexError, TypeError, OverflowError) as e:
+        if args.debug:
+            raise
+        raise BadModelError(f"cannot read the model ({type(e).__name__}: {e})", args.model) from None
+    report = build_report(model, diagram=not args.no_diagram and fmt == "html")
+    if fmt == "html":
+        from .render.html import render_html
+        text = render_html(report)
+    elif fmt == "json":
+        from .render.jsonout import render_json
+        text = render_json(report)
+    else:
+        from .render.markdown import render_markdown
+        text = render_markdown(report)
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        write_atomic(out, text)
+        print(out)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "report":
+            return cmd_report(args)
+    except GraphReportError as e:
+        if getattr(args, "debug", False):
+            raise
+        print(f"graphreport: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        print("graphreport: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # an internal error: one line unless --debug
+        if getattr(args, "debug", False):
+            raise
+        print(f"graphreport: internal error: {type(e).__name__}: {' '.join(str(e).split())[:300]} "
+              "(run with --debug for details)", file=sys.stderr)
+        return 1
+    return 2

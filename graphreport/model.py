@@ -1,0 +1,193 @@
+"""The format-neutral graph model that every reader fills and every analysis reads.
+
+Conventions (see ../shared/design.md):
+- Node names carry no ``:0``; tensor names do for GraphDef-like formats (``conv/Conv2D:0``). TFLite
+  tensors keep the name the file gives them.
+- A shape is a list whose items are ``int`` or ``None`` (unknown dimension); ``None`` for the whole shape
+  means the rank is unknown.
+- Constants (weights, shape operands) are ``Tensor`` objects with ``const`` set. In GraphDef they come from
+  Const nodes, which stay in ``Graph.nodes`` with ``is_const`` true so that counts stay honest, but tables
+  and diagrams fold them into their consumers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional
+
+Shape = Optional[list]  # list[int | None] or None (unknown rank)
+
+DTYPE_SIZES = {
+    "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8,
+    "int4": 0.5, "uint4": 0.5, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4,
+    "int64": 8, "uint64": 8, "bool": 1, "complex64": 8, "complex128": 16,
+    "qint8": 1, "quint8": 1, "qint16": 2, "quint16": 2, "qint32": 4,
+}
+FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64"}
+
+
+def num_elements(shape: Shape) -> Optional[int]:
+    """Element count of a fully known shape, else None."""
+    if shape is None:
+        return None
+    n = 1
+    for d in shape:
+        if d is None or d < 0:
+            return None
+        n *= d
+    return n
+
+
+def tensor_name(node: str, index: int = 0) -> str:
+    return f"{node}:{index}"
+
+
+def split_tensor_name(name: str) -> tuple[str, int]:
+    """'a/b:1' -> ('a/b', 1); 'a/b' -> ('a/b', 0); '^a' -> ('a', -1) for a control input."""
+    if name.startswith("^"):
+        return name[1:], -1
+    node, sep, idx = name.rpartition(":")
+    if sep and idx.isdigit():
+        return node, int(idx)
+    return name, 0
+
+
+@dataclass
+class Quantization:
+    scale: list[float] = field(default_factory=list)
+    zero_point: list[int] = field(default_factory=list)
+    axis: Optional[int] = None  # quantized dimension when per-axis (len(scale) > 1)
+    min: list[float] = field(default_factory=list)
+    max: list[float] = field(default_factory=list)
+
+    @property
+    def per_axis(self) -> bool:
+        return len(self.scale) > 1
+
+
+@dataclass
+class ConstData:
+    """A constant's payload by reference: its byte size, and a loader for the value when needed."""
+    nbytes: int
+    loader: Optional[Callable[[], Any]] = None  # returns a numpy array; only called for small tensors
+
+    def value(self):
+        return self.loader() if self.loader else None
+
+
+@dataclass
+class Tensor:
+    name: str
+    dtype: Optional[str] = None
+    shape: Shape = None
+    shape_signature: Shape = None  # TFLite: shape with -1 dims as None
+    producer: Optional[str] = None  # node name, None for graph inputs and constants without a node
+    const: Optional[ConstData] = None
+    quantization: Optional[Quantization] = None
+    sparsity: Optional[dict] = None
+    is_variable: bool = False
+    shape_note: Optional[str] = None  # why a shape is unknown, when known
+
+    @property
+    def is_const(self) -> bool:
+        return self.const is not None
+
+
+@dataclass
+class Node:
+    name: str
+    op: str
+    inputs: list[str] = field(default_factory=list)  # tensor names, data inputs only, in order
+    outputs: list[str] = field(default_factory=list)  # tensor names
+    control_inputs: list[str] = field(default_factory=list)  # node names
+    attrs: dict[str, Any] = field(default_factory=dict)  # decoded, JSON-friendly values
+    device: str = ""
+    calls: list[str] = field(default_factory=list)  # names of functions / subgraphs this node runs
+    is_const: bool = False  # a Const node (or an Identity of one): folded into its consumers
+    custom: bool = False  # TFLite custom op
+    op_version: Optional[int] = None
+    function: Optional[str] = None  # the function it lives in, when expanded from a function library
+
+    @property
+    def scope(self) -> str:
+        return self.name.rpartition("/")[0]
+
+
+@dataclass
+class Graph:
+    name: str
+    nodes: list[Node] = field(default_factory=list)
+    tensors: dict[str, Tensor] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)  # declared inputs (tensor names), when the format has them
+    outputs: list[str] = field(default_factory=list)  # declared outputs (tensor names)
+    kind: str = "main"  # main | function | subgraph
+
+    _by_name: dict = field(default_factory=dict, repr=False, compare=False)
+    _consumers: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def node(self, name: str) -> Optional[Node]:
+        if len(self._by_name) != len(self.nodes):
+            self._by_name = {n.name: n for n in self.nodes}
+        return self._by_name.get(name)
+
+    def tensor(self, name: str) -> Optional[Tensor]:
+        t = self.tensors.get(name)
+        if t is None and ":" not in name:
+            t = self.tensors.get(name + ":0")
+        return t
+
+    def consumers(self) -> dict[str, list[str]]:
+        """node name -> names of nodes that consume any of its outputs (data edges only)."""
+        if not self._consumers:
+            out: dict[str, list[str]] = {n.name: [] for n in self.nodes}
+            for n in self.nodes:
+                for t in n.inputs:
+                    prod = self.tensors[t].producer if t in self.tensors else split_tensor_name(t)[0]
+                    if prod is not None and prod in out:
+                        out[prod].append(n.name)
+            self._consumers = out
+        return self._consumers
+
+    def op_nodes(self) -> Iterator[Node]:
+        """Nodes that do work: everything but folded constants."""
+        return (n for n in self.nodes if not n.is_const)
+
+    def invalidate(self) -> None:
+        self._by_name = {}
+        self._consumers = {}
+
+
+@dataclass
+class Signature:
+    name: str
+    inputs: dict[str, Tensor] = field(default_factory=dict)  # key -> tensor (name is the graph's tensor)
+    outputs: dict[str, Tensor] = field(default_factory=dict)
+    method: str = ""
+    subgraph: int = 0
+
+
+@dataclass
+class Variable:
+    name: str
+    dtype: Optional[str]
+    shape: Shape
+    nbytes: Optional[int] = None
+
+
+@dataclass
+class Model:
+    format: str  # graphdef | tflite | savedmodel | checkpoint | keras | tfjs
+    path: str
+    file_size: int
+    graphs: list[Graph] = field(default_factory=list)  # the main graph first
+    producer: Optional[str] = None  # e.g. "TF GraphDef producer 1882", "TOCO Converted."
+    format_version: Optional[str] = None
+    signatures: list[Signature] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)  # named metadata entries -> size or value
+    functions: list[str] = field(default_factory=list)  # function library names (GraphDef)
+    variables: list[Variable] = field(default_factory=list)  # from a checkpoint, when read
+    warnings: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)  # format-specific facts worth showing
+
+    @property
+    def main(self) -> Graph:
+        return self.graphs[0]

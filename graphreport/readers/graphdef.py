@@ -1,0 +1,237 @@
+"""GraphDef reader: binary .pb and text .pbtxt, parsed with protobuf directly (no tensorflow import)."""
+from __future__ import annotations
+
+import re
+
+from google.protobuf import text_format
+from google.protobuf.message import DecodeError
+
+from ..errors import BadModelError
+from ..model import DTYPE_SIZES, ConstData, Graph, Model, Node, Tensor, num_elements, split_tensor_name
+from . import tfproto
+from .tfproto import dtype_name
+
+MAX_SMALL_CONST = 4096  # elements: constants up to this size can be loaded for shape arithmetic
+_TEXT_START = re.compile(rb"^\s*(#[^\n]*\n\s*)*(node|library|versions)\s*[{:]")
+
+
+def looks_like_text(head: bytes) -> bool:
+    return bool(_TEXT_START.match(head[:4096]))
+
+
+def parse_graphdef(data: bytes, path: str):
+    """Bytes -> GraphDef message (binary, or text when it looks like text)."""
+    msg = tfproto.GraphDef()
+    try:
+        if looks_like_text(data):
+            text_format.Parse(data.decode("utf-8", errors="replace"), msg)
+        else:
+            msg.ParseFromString(data)
+    except (DecodeError, text_format.ParseError, RecursionError, ValueError) as e:
+        raise BadModelError(f"not a TensorFlow GraphDef ({_one_line(e)})", path) from None
+    if not msg.node and not msg.library.function:
+        raise BadModelError("not a TensorFlow GraphDef: it parses but holds no nodes", path)
+    for n in msg.node:
+        if not n.op or not n.name:
+            raise BadModelError("not a TensorFlow GraphDef: a node has no name or op", path)
+    return msg
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())[:200] or type(e).__name__
+
+
+def shape_of(shape_proto) -> list | None:
+    if shape_proto.unknown_rank:
+        return None
+    return [d.size if d.size >= 0 else None for d in shape_proto.dim]
+
+
+def _tensor_nbytes(t) -> int:
+    if t.tensor_content:
+        return len(t.tensor_content)
+    n = num_elements(shape_of(t.tensor_shape)) or 0
+    size = DTYPE_SIZES.get(dtype_name(t.dtype) or "", 0)
+    if dtype_name(t.dtype) == "string":
+        return sum(len(s) for s in t.string_val)
+    return int(n * size)
+
+
+def tensor_value(t):
+    """TensorProto -> numpy array (only call for small tensors)."""
+    import numpy as np
+
+    dt = dtype_name(t.dtype)
+    shape = shape_of(t.tensor_shape) or []
+    n = num_elements(shape) or 0
+    np_types = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64,
+                "uint8": np.uint8, "int8": np.int8, "int16": np.int16, "uint16": np.uint16, "bool": np.bool_,
+                "float16": np.float16, "uint32": np.uint32, "uint64": np.uint64}
+    if dt == "string":
+        vals = list(t.string_val)
+        return np.array((vals * n)[:n] if len(vals) == 1 and n > 1 else vals, dtype=object).reshape(shape)
+    npt = np_types.get(dt or "")
+    if npt is None:
+        return None
+    if t.tensor_content:
+        arr = np.frombuffer(t.tensor_content, dtype=npt)
+    else:
+        field = {"float32": t.float_val, "float64": t.double_val, "int64": t.int64_val, "bool": t.bool_val,
+                 "uint32": t.uint32_val, "uint64": t.uint64_val, "float16": t.half_val}.get(dt, t.int_val)
+        vals = list(field)
+        if dt == "float16":
+            arr = np.array(vals, dtype=np.uint16).view(np.float16)
+        else:
+            arr = np.array(vals, dtype=npt)
+        if arr.size == 0:
+            arr = np.zeros(1, dtype=npt)
+    if arr.size == n:
+        return arr.reshape(shape)
+    if arr.size >= 1 and arr.size < n:  # TensorFlow repeats the last value to fill the shape
+        return np.concatenate([arr, np.full(n - arr.size, arr[-1], dtype=arr.dtype)]).reshape(shape)
+    return None
+
+
+def decode_attr(v, key: str = ""):
+    """AttrValue -> JSON-friendly Python value."""
+    kind = v.WhichOneof("value")
+    if kind == "s":
+        return v.s.decode("utf-8", errors="replace")
+    if kind in ("i", "f", "b"):
+        return getattr(v, kind)
+    if kind == "type":
+        return dtype_name(v.type)
+    if kind == "shape":
+        return shape_of(v.shape)
+    if kind == "tensor":
+        t = v.tensor
+        out = {"dtype": dtype_name(t.dtype), "shape": shape_of(t.tensor_shape)}
+        n = num_elements(out["shape"])
+        if n is not None and n <= 16:
+            val = tensor_value(t)
+            if val is not None:
+                out["value"] = [x.decode("utf-8", "replace") if isinstance(x, bytes) else x
+                                for x in val.reshape(-1).tolist()]
+        return out
+    if kind == "func":
+        return {"func": v.func.name}
+    if kind == "placeholder":
+        return {"placeholder": v.placeholder}
+    if kind == "list":
+        lv = v.list
+        if lv.s:
+            return [s.decode("utf-8", errors="replace") for s in lv.s]
+        if lv.i:
+            return list(lv.i)
+        if lv.f:
+            return list(lv.f)
+        if lv.b:
+            return list(lv.b)
+        if lv.type:
+            return [dtype_name(t) for t in lv.type]
+        if lv.shape:
+            return [shape_of(s) for s in lv.shape]
+        if lv.func:
+            return [{"func": f.name} for f in lv.func]
+        if lv.tensor:
+            return [{"dtype": dtype_name(t.dtype), "shape": shape_of(t.tensor_shape)} for t in lv.tensor]
+        return []
+    return None
+
+
+def _out_dtype(op: str, attrs: dict, index: int):
+    from ..ops.registry import output_dtype
+
+    return output_dtype(op, attrs, index)
+
+
+def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
+    """NodeDefs -> Graph. Const nodes (and Identity chains on them) become folded constants."""
+    g = Graph(name=name, kind=kind)
+    max_index: dict[str, int] = {}
+    raw = []
+    for nd in nodedefs:
+        data_inputs, control = [], []
+        for inp in nd.input:
+            node, idx = split_tensor_name(inp)
+            if idx < 0:
+                control.append(node)
+            else:
+                data_inputs.append(f"{node}:{idx}")
+                max_index[node] = max(max_index.get(node, 0), idx)
+        raw.append((nd, data_inputs, control))
+    by_name = {nd.name: nd for nd, _, _ in raw}
+    for nd, data_inputs, control in raw:
+        attrs = {k: decode_attr(v, k) for k, v in nd.attr.items() if k != "_output_shapes" and k != "value"}
+        if nd.op == "Const" and "value" in nd.attr:
+            t = nd.attr["value"].tensor
+            attrs["value"] = {"dtype": dtype_name(t.dtype), "shape": shape_of(t.tensor_shape)}
+        node = Node(name=nd.name, op=nd.op, inputs=data_inputs, control_inputs=control, attrs=attrs,
+                    device=nd.device)
+        out_shapes = None
+        if "_output_shapes" in nd.attr:
+            out_shapes = [shape_of(s) for s in nd.attr["_output_shapes"].list.shape]
+        n_out = max(max_index.get(nd.name, -1) + 1, len(out_shapes or []), 0 if nd.op == "NoOp" else 1)
+        for i in range(n_out):
+            tname = f"{nd.name}:{i}"
+            tensor = Tensor(name=tname, producer=nd.name, dtype=_out_dtype(nd.op, attrs, i))
+            if out_shapes and i < len(out_shapes):
+                tensor.shape = out_shapes[i]
+            node.outputs.append(tname)
+            g.tensors[tname] = tensor
+        if nd.op in ("Placeholder", "PlaceholderWithDefault", "PlaceholderV2") and "shape" in attrs:
+            g.tensors[node.outputs[0]].shape = attrs["shape"]
+        if nd.op in ("VariableV2", "Variable", "VarHandleOp"):
+            g.tensors[node.outputs[0]].is_variable = True
+            if "shape" in attrs and nd.op != "VarHandleOp":
+                g.tensors[node.outputs[0]].shape = attrs["shape"]
+        if nd.op == "Const" and "value" in nd.attr:
+            t = nd.attr["value"].tensor
+            tensor = g.tensors[node.outputs[0]]
+            tensor.shape = shape_of(t.tensor_shape)
+            tensor.dtype = dtype_name(t.dtype) or tensor.dtype
+            n = num_elements(tensor.shape)
+            loader = (lambda t=t: tensor_value(t)) if n is not None and n <= MAX_SMALL_CONST else None
+            tensor.const = ConstData(nbytes=_tensor_nbytes(t), loader=loader)
+            node.is_const = True
+        g.nodes.append(node)
+    _fold_identity_of_const(g, by_name)
+    return g
+
+
+def _fold_identity_of_const(g: Graph, by_name) -> None:
+    """`w/read = Identity(w)` with w a Const is itself a constant (TF1 frozen graphs are full of them)."""
+    changed = True
+    while changed:
+        changed = False
+        for node in g.nodes:
+            if node.is_const or node.op not in ("Identity", "Snapshot") or len(node.inputs) != 1:
+                continue
+            src = g.tensors.get(node.inputs[0])
+            if src is not None and src.const is not None:
+                node.is_const = True
+                out = g.tensors[node.outputs[0]]
+                out.const, out.shape, out.dtype = src.const, src.shape, src.dtype
+                changed = True
+
+
+def read(path: str, data: bytes) -> Model:
+    msg = parse_graphdef(data, path)
+    return model_from_graphdef(msg, path, len(data))
+
+
+def model_from_graphdef(msg, path: str, file_size: int, fmt: str = "graphdef") -> Model:
+    g = build_graph(msg.node, "main")
+    model = Model(format=fmt, path=path, file_size=file_size, graphs=[g])
+    producer = msg.versions.producer if msg.HasField("versions") else msg.version
+    if producer:
+        model.producer = f"GraphDef producer version {producer}"
+        model.format_version = str(producer)
+    for f in msg.library.function:
+        model.functions.append(f.signature.name)
+    model.details["functions"] = [
+        {"name": f.signature.name, "nodes": len(f.node_def),
+         "inputs": [a.name for a in f.signature.input_arg], "outputs": [a.name for a in f.signature.output_arg]}
+        for f in msg.library.function
+    ]
+    return model

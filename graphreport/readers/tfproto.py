@@ -1,0 +1,190 @@
+"""TensorFlow protobuf messages, built at import time from a compact table, without TensorFlow.
+
+The table lists only the subset of TensorFlow's .proto files that graphreport reads. Field names and numbers
+are facts taken from TensorFlow's graph, node_def, attr_value, tensor, tensor_shape, types, function, op_def,
+versions, meta_graph, saved_model, saver and tensor_bundle protos. Fields left out are kept by protobuf as
+unknown fields and ignored. The messages live in a private descriptor pool under the package
+``graphreport.tf`` so they never clash with TensorFlow's own classes in the same process.
+"""
+from __future__ import annotations
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+PACKAGE = "graphreport.tf"
+
+# DataType enum: name -> number (TensorFlow types.proto). *_REF types are the value + 100.
+DATA_TYPES = {
+    "DT_INVALID": 0, "DT_FLOAT": 1, "DT_DOUBLE": 2, "DT_INT32": 3, "DT_UINT8": 4, "DT_INT16": 5, "DT_INT8": 6,
+    "DT_STRING": 7, "DT_COMPLEX64": 8, "DT_INT64": 9, "DT_BOOL": 10, "DT_QINT8": 11, "DT_QUINT8": 12,
+    "DT_QINT32": 13, "DT_BFLOAT16": 14, "DT_QINT16": 15, "DT_QUINT16": 16, "DT_UINT16": 17,
+    "DT_COMPLEX128": 18, "DT_HALF": 19, "DT_RESOURCE": 20, "DT_VARIANT": 21, "DT_UINT32": 22, "DT_UINT64": 23,
+    "DT_FLOAT8_E5M2": 24, "DT_FLOAT8_E4M3FN": 25, "DT_FLOAT8_E4M3FNUZ": 26, "DT_FLOAT8_E4M3B11FNUZ": 27,
+    "DT_FLOAT8_E5M2FNUZ": 28, "DT_INT4": 29, "DT_UINT4": 30, "DT_INT2": 31, "DT_UINT2": 32,
+    "DT_FLOAT4_E2M1FN": 33,
+}
+
+# Short dtype names used across graphreport (numpy-like), by DataType number.
+DTYPE_NAMES = {
+    1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 7: "string", 8: "complex64",
+    9: "int64", 10: "bool", 11: "qint8", 12: "quint8", 13: "qint32", 14: "bfloat16", 15: "qint16",
+    16: "quint16", 17: "uint16", 18: "complex128", 19: "float16", 20: "resource", 21: "variant",
+    22: "uint32", 23: "uint64", 24: "float8_e5m2", 25: "float8_e4m3fn", 26: "float8_e4m3fnuz",
+    27: "float8_e4m3b11fnuz", 28: "float8_e5m2fnuz", 29: "int4", 30: "uint4", 31: "int2", 32: "uint2",
+    33: "float4_e2m1fn",
+}
+
+
+def dtype_name(num: int) -> str | None:
+    """DataType number -> short name; reference types map to their value type."""
+    if num == 0:
+        return None
+    if num > 100:
+        num -= 100
+    return DTYPE_NAMES.get(num, f"dtype_{num}")
+
+
+# message name -> [(field name, number, type, label, type name)]; type names are relative to PACKAGE.
+# Types: s=string b=bytes i32 i64 u32 u64 f32 f64 bool fx32 e:Enum m:Message map:<key>,<value>
+_R = "repeated"
+MESSAGES: dict[str, list[tuple]] = {
+    "TensorShapeProto.Dim": [("size", 1, "i64"), ("name", 2, "s")],
+    "TensorShapeProto": [("dim", 2, "m:TensorShapeProto.Dim", _R), ("unknown_rank", 3, "bool")],
+    "TensorProto": [
+        ("dtype", 1, "e:DataType"), ("tensor_shape", 2, "m:TensorShapeProto"), ("version_number", 3, "i32"),
+        ("tensor_content", 4, "b"), ("half_val", 13, "i32", _R), ("float_val", 5, "f32", _R),
+        ("double_val", 6, "f64", _R), ("int_val", 7, "i32", _R), ("string_val", 8, "b", _R),
+        ("scomplex_val", 9, "f32", _R), ("int64_val", 10, "i64", _R), ("bool_val", 11, "bool", _R),
+        ("dcomplex_val", 12, "f64", _R), ("uint32_val", 16, "u32", _R), ("uint64_val", 17, "u64", _R),
+    ],
+    "NameAttrList": [("name", 1, "s"), ("attr", 2, "map:s,AttrValue")],
+    "AttrValue.ListValue": [
+        ("s", 2, "b", _R), ("i", 3, "i64", _R), ("f", 4, "f32", _R), ("b", 5, "bool", _R),
+        ("type", 6, "e:DataType", _R), ("shape", 7, "m:TensorShapeProto", _R),
+        ("tensor", 8, "m:TensorProto", _R), ("func", 9, "m:NameAttrList", _R),
+    ],
+    "AttrValue": [
+        ("list", 1, "m:AttrValue.ListValue"), ("s", 2, "b"), ("i", 3, "i64"), ("f", 4, "f32"), ("b", 5, "bool"),
+        ("type", 6, "e:DataType"), ("shape", 7, "m:TensorShapeProto"), ("tensor", 8, "m:TensorProto"),
+        ("placeholder", 9, "s"), ("func", 10, "m:NameAttrList"),
+    ],
+    "NodeDef": [("name", 1, "s"), ("op", 2, "s"), ("input", 3, "s", _R), ("device", 4, "s"),
+                ("attr", 5, "map:s,AttrValue")],
+    "VersionDef": [("producer", 1, "i32"), ("min_consumer", 2, "i32"), ("bad_consumers", 3, "i32", _R)],
+    "OpDef.ArgDef": [("name", 1, "s"), ("description", 2, "s"), ("type", 3, "e:DataType"),
+                     ("type_attr", 4, "s"), ("number_attr", 5, "s"), ("type_list_attr", 6, "s"),
+                     ("is_ref", 16, "bool")],
+    "OpDef": [("name", 1, "s"), ("input_arg", 2, "m:OpDef.ArgDef", _R), ("output_arg", 3, "m:OpDef.ArgDef", _R),
+              ("control_output", 20, "s", _R), ("is_stateful", 17, "bool")],
+    "OpList": [("op", 1, "m:OpDef", _R)],
+    "FunctionDef": [("signature", 1, "m:OpDef"), ("attr", 5, "map:s,AttrValue"), ("node_def", 3, "m:NodeDef", _R),
+                    ("ret", 4, "map:s,s"), ("control_ret", 6, "map:s,s")],
+    "GradientDef": [("function_name", 1, "s"), ("gradient_func", 2, "s")],
+    "FunctionDefLibrary": [("function", 1, "m:FunctionDef", _R), ("gradient", 2, "m:GradientDef", _R)],
+    "GraphDef": [("node", 1, "m:NodeDef", _R), ("library", 2, "m:FunctionDefLibrary"), ("version", 3, "i32"),
+                 ("versions", 4, "m:VersionDef")],
+    "TensorInfo": [("name", 1, "s"), ("dtype", 2, "e:DataType"), ("tensor_shape", 3, "m:TensorShapeProto")],
+    "SignatureDef": [("inputs", 1, "map:s,TensorInfo"), ("outputs", 2, "map:s,TensorInfo"),
+                     ("method_name", 3, "s")],
+    "MetaInfoDef": [("meta_graph_version", 1, "s"), ("stripped_op_list", 2, "m:OpList"), ("tags", 4, "s", _R),
+                    ("tensorflow_version", 5, "s"), ("tensorflow_git_version", 6, "s"),
+                    ("stripped_default_attrs", 7, "bool")],
+    "SaverDef": [("filename_tensor_name", 1, "s"), ("save_tensor_name", 2, "s"), ("restore_op_name", 3, "s"),
+                 ("version", 7, "i32")],
+    "CollectionDef.NodeList": [("value", 1, "s", _R)],
+    "CollectionDef.BytesList": [("value", 1, "b", _R)],
+    "CollectionDef.Int64List": [("value", 1, "i64", _R)],
+    "CollectionDef.FloatList": [("value", 1, "f32", _R)],
+    "CollectionDef": [("node_list", 1, "m:CollectionDef.NodeList"), ("bytes_list", 2, "m:CollectionDef.BytesList"),
+                      ("int64_list", 3, "m:CollectionDef.Int64List"), ("float_list", 4, "m:CollectionDef.FloatList")],
+    "MetaGraphDef": [("meta_info_def", 1, "m:MetaInfoDef"), ("graph_def", 2, "m:GraphDef"),
+                     ("saver_def", 3, "m:SaverDef"), ("collection_def", 4, "map:s,CollectionDef"),
+                     ("signature_def", 5, "map:s,SignatureDef")],
+    "SavedModel": [("saved_model_schema_version", 1, "i64"), ("meta_graphs", 2, "m:MetaGraphDef", _R)],
+    "BundleHeaderProto": [("num_shards", 1, "i32"), ("endianness", 2, "i32"), ("version", 3, "m:VersionDef")],
+    "BundleEntryProto": [("dtype", 1, "e:DataType"), ("shape", 2, "m:TensorShapeProto"), ("shard_id", 3, "i32"),
+                         ("offset", 4, "i64"), ("size", 5, "i64"), ("crc32c", 6, "fx32")],
+}
+
+# message -> (oneof name, member fields)
+ONEOFS = {
+    "AttrValue": ("value", {"list", "s", "i", "f", "b", "type", "shape", "tensor", "placeholder", "func"}),
+    "TensorInfo": ("encoding", {"name"}),
+}
+
+_F = descriptor_pb2.FieldDescriptorProto
+_SCALARS = {"s": _F.TYPE_STRING, "b": _F.TYPE_BYTES, "i32": _F.TYPE_INT32, "i64": _F.TYPE_INT64,
+            "u32": _F.TYPE_UINT32, "u64": _F.TYPE_UINT64, "f32": _F.TYPE_FLOAT, "f64": _F.TYPE_DOUBLE,
+            "bool": _F.TYPE_BOOL, "fx32": _F.TYPE_FIXED32}
+
+
+def _set_type(field, spec: str) -> None:
+    if spec in _SCALARS:
+        field.type = _SCALARS[spec]
+    elif spec.startswith("e:"):
+        field.type = _F.TYPE_ENUM
+        field.type_name = f".{PACKAGE}.{spec[2:]}"
+    elif spec.startswith("m:"):
+        field.type = _F.TYPE_MESSAGE
+        field.type_name = f".{PACKAGE}.{spec[2:]}"
+    else:
+        raise ValueError(spec)
+
+
+def _build_file() -> descriptor_pb2.FileDescriptorProto:
+    fd = descriptor_pb2.FileDescriptorProto(name="graphreport_tf.proto", package=PACKAGE, syntax="proto3")
+    enum = fd.enum_type.add(name="DataType")
+    for name, num in DATA_TYPES.items():
+        enum.value.add(name=name, number=num)
+        if num:
+            enum.value.add(name=name + "_REF", number=num + 100)
+    protos: dict[str, descriptor_pb2.DescriptorProto] = {}
+    for full in sorted(MESSAGES, key=lambda n: n.count(".")):  # parents before nested messages
+        parent, _, short = full.rpartition(".")
+        container = protos[parent].nested_type if parent else fd.message_type
+        protos[full] = container.add(name=short)
+    for full, fields in MESSAGES.items():
+        msg = protos[full]
+        oneof = ONEOFS.get(full)
+        if oneof:
+            msg.oneof_decl.add(name=oneof[0])
+        for spec in fields:
+            name, num, kind = spec[:3]
+            field = msg.field.add(name=name, number=num, json_name=name)
+            field.label = _F.LABEL_REPEATED if len(spec) > 3 else _F.LABEL_OPTIONAL
+            if kind.startswith("map:"):
+                key, value = kind[4:].split(",")
+                entry_name = "".join(p.capitalize() for p in name.split("_")) + "Entry"
+                entry = msg.nested_type.add(name=entry_name)
+                entry.options.map_entry = True
+                k = entry.field.add(name="key", number=1, label=_F.LABEL_OPTIONAL, json_name="key")
+                _set_type(k, key)
+                v = entry.field.add(name="value", number=2, label=_F.LABEL_OPTIONAL, json_name="value")
+                _set_type(v, value if value in _SCALARS else "m:" + value)
+                field.label = _F.LABEL_REPEATED
+                field.type = _F.TYPE_MESSAGE
+                field.type_name = f".{PACKAGE}.{full}.{entry_name}"
+            else:
+                _set_type(field, kind)
+            if oneof and name in oneof[1]:
+                field.oneof_index = 0
+    return fd
+
+
+_pool = descriptor_pool.DescriptorPool()
+_pool.Add(_build_file())
+
+
+def message_class(name: str):
+    return message_factory.GetMessageClass(_pool.FindMessageTypeByName(f"{PACKAGE}.{name}"))
+
+
+GraphDef = message_class("GraphDef")
+NodeDef = message_class("NodeDef")
+AttrValue = message_class("AttrValue")
+TensorProto = message_class("TensorProto")
+TensorShapeProto = message_class("TensorShapeProto")
+FunctionDef = message_class("FunctionDef")
+MetaGraphDef = message_class("MetaGraphDef")
+SavedModel = message_class("SavedModel")
+BundleEntryProto = message_class("BundleEntryProto")
+BundleHeaderProto = message_class("BundleHeaderProto")

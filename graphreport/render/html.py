@@ -1,0 +1,102 @@
+"""Self-contained HTML: Jinja2 with autoescape, CSS/JS/SVG inlined, data embedded as escaped JSON,
+and a Content-Security-Policy that allows no network request."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from importlib import resources
+
+import jinja2
+from markupsafe import Markup
+
+from ..render.svg import fmt_shape
+
+FORMAT_NAMES = {"graphdef": "TensorFlow GraphDef", "tflite": "TensorFlow Lite flatbuffer"}
+
+
+def _read(name: str) -> str:
+    return resources.files("graphreport.templates").joinpath(name).read_text(encoding="utf-8")
+
+
+def script_json(obj) -> str:
+    """JSON safe inside <script>: no '<', '>' or '&' can close the element or open a comment."""
+    s = json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str)
+    return (s.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _num(v) -> str:
+    return f"{v:,}" if isinstance(v, (int, float)) else "?"
+
+
+def _bytes(n) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _quant(q) -> str:
+    if not q or not q.get("scale"):
+        return ""
+    s, z = q["scale"], q["zero_point"]
+    if len(s) == 1:
+        return f"{s[0]:.6g}, {z[0] if z else 0}"
+    return f"per-axis (axis {q.get('axis')}, {len(s)} scales: {min(s):.3g}…{max(s):.3g})"
+
+
+def _attrs(attrs: dict) -> str:
+    parts = []
+    for k, v in attrs.items():
+        if k.startswith("_"):
+            continue
+        txt = json.dumps(v, ensure_ascii=False, default=str)
+        parts.append(f"{k}={txt if len(txt) <= 120 else txt[:117] + '...'}")
+    return ", ".join(parts)
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False,
+                             loader=jinja2.FunctionLoader(lambda name: _read(name)))
+    env.filters["num"] = _num
+    env.filters["bytes"] = _bytes
+    env.filters["shape"] = lambda s: "?" if s is None else "[" + ", ".join(
+        "?" if d is None else str(d) for d in s) + "]"
+    env.filters["quant"] = _quant
+    return env
+
+
+def node_rows(report) -> list[dict]:
+    g = report.model.main
+    weights = report.summary.weights_by_node
+    rows, k = [], 0
+    for i, n in enumerate(g.nodes):
+        if n.is_const:
+            continue
+        w = [f"{t.rsplit(':', 1)[0] if t.endswith(':0') else t} {fmt_shape(g.tensors[t].shape)}"
+             for t in weights.get(n.name, [])]
+        const = set(weights.get(n.name, []))
+        ins = [t[:-2] if t.endswith(":0") else t for t in n.inputs if t not in const]
+        outs = [f"{g.tensors[t].dtype or '?'} {fmt_shape(g.tensors[t].shape)}" for t in n.outputs]
+        rows.append({"id": f"n{k}", "index": i, "name": n.name, "op": n.op, "inputs": ins, "weights": w,
+                     "outputs": outs, "attrs": _attrs(n.attrs),
+                     "search": f"{n.name} {n.op} {' '.join(outs)}".lower()})
+        k += 1
+    return rows
+
+
+def render_html(report) -> str:
+    data = report.to_dict()
+    js = _read("report.js")
+    digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
+    tpl = _env().get_template("report.html.j2")
+    return tpl.render(
+        r=data, rows=node_rows(report), css=Markup(_read("report.css")), js=Markup(js),
+        script_hash=f"sha256-{digest}", data_json=Markup(script_json(data)),
+        diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
+        diagram_note=report.diagram_note, format_names=FORMAT_NAMES,
+    )

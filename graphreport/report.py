@@ -1,0 +1,108 @@
+"""The typed Report: every fact a renderer shows, computed once from the graph model.
+
+SCHEMA_VERSION changes whenever the JSON shape changes:
+  1 - first version: format, inputs, outputs, ignored_inputs, op_counts, nodes, totals, commands, tensors.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from . import __version__
+from .analysis import commands, io_suggest, summary
+from .model import Model, split_tensor_name
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Report:
+    model: Model
+    io: io_suggest.IOSuggestion
+    summary: summary.Summary
+    commands: list[dict]
+    warnings: list[str] = field(default_factory=list)
+    diagram_svg: Optional[str] = None
+    diagram_note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        m, g = self.model, self.model.main
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "generator": f"graphreport {__version__}",
+            "format": m.format,
+            "file": os.path.basename(m.path),
+            "file_size": m.file_size,
+            "producer": m.producer,
+            "format_version": m.format_version,
+            "inputs": [_io(x) for x in self.io.inputs],
+            "outputs": [_io(x) for x in self.io.outputs],
+            "ignored_inputs": [{"name": x.name, "role": x.role, "reason": x.reason,
+                                "suggested_value": x.suggested_value, "dtype": x.dtype, "shape": x.shape}
+                               for x in self.io.ignored_inputs],
+            "set_apart": self.io.set_apart,
+            "signatures": self.io.signatures,
+            "has_variables": self.io.has_variables,
+            "commands": self.commands,
+            "op_counts": self.summary.op_counts,
+            "totals": {"nodes": self.summary.nodes, "op_nodes": self.summary.op_nodes,
+                       "params": self.summary.params, "weight_bytes": self.summary.weight_bytes},
+            "nodes": [node_dict(g, n) for n in g.nodes],
+            "tensors": [tensor_dict(g.tensors[k]) for k in g.tensors] if m.format == "tflite" else [],
+            "subgraphs": [{"name": sg.name, "kind": sg.kind, "nodes": len(sg.nodes)} for sg in m.graphs],
+            "functions": m.details.get("functions", []),
+            "signatures_declared": len(m.signatures),
+            "metadata": m.metadata,
+            "warnings": self.warnings + m.warnings,
+        }
+
+
+def _io(x: io_suggest.IOTensor) -> dict:
+    return {"name": x.name, "dtype": x.dtype, "shape": x.shape}
+
+
+def short_input(name: str) -> str:
+    node, idx = split_tensor_name(name)
+    return node if idx == 0 else name
+
+
+def node_dict(g, n) -> dict:
+    return {
+        "name": n.name, "op": n.op,
+        "inputs": [short_input(i) for i in n.inputs] + [f"^{c}" for c in n.control_inputs],
+        "outputs": [{"dtype": g.tensors[t].dtype, "shape": g.tensors[t].shape} for t in n.outputs],
+        "attrs": n.attrs,
+        **({"const": True} if n.is_const else {}),
+    }
+
+
+def tensor_dict(t) -> dict:
+    d = {"name": t.name, "dtype": t.dtype, "shape": t.shape, "shape_signature": t.shape_signature,
+         "const_bytes": t.const.nbytes if t.const else None}
+    if t.quantization is not None:
+        q = asdict(t.quantization)
+        d["quantization"] = q
+    if t.sparsity:
+        d["sparsity"] = t.sparsity
+    return d
+
+
+def build_report(model: Model, diagram: bool = True) -> Report:
+    io = io_suggest.suggest(model)
+    summ = summary.summarize(model)
+    cmds = commands.build_commands(model.format, model.path, io)
+    warnings = []
+    for i in io.inputs:
+        if i.unknown_dims:
+            warnings.append(f"input {i.name} has unknown dimensions {i.shape}: the converter needs fixed "
+                            "input shapes (pass them with --input_shapes)")
+    if io.has_variables and model.format != "tflite":
+        warnings.append("the graph holds variables: freeze it (freeze_graph) before converting to TFLite")
+    if model.format != "tflite" and not io.outputs:
+        warnings.append("no output could be suggested: name the outputs yourself")
+    rep = Report(model=model, io=io, summary=summ, commands=cmds, warnings=warnings)
+    if diagram:
+        from .render import svg
+        rep.diagram_svg, rep.diagram_note = svg.render_diagram(model, summ)
+    return rep
