@@ -3,7 +3,9 @@ from __future__ import annotations
 
 
 def _cell(s) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    """Model text inside a table cell: no HTML, no broken cells or code spans."""
+    s = str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s.replace("|", "\\|").replace("\n", " ").replace("\r", " ").replace("`", "'")
 
 
 def _shape(s) -> str:

@@ -1,0 +1,50 @@
+# graphreport: `make demo` writes a report of a bundled sample; `make test` runs every test.
+# Both set everything up first (`make setup` is idempotent): a .venv with the package and its test
+# dependencies (TensorFlow included), and the system packages Graphviz (dot) and Chromium.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_MODEL := sample_models/tiny_mobilenet.pb
+OUT    := out
+
+.PHONY: setup sysdeps demo test bench clean samples
+
+setup: $(STAMP) sysdeps
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+sysdeps:
+	@missing=""; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; then \
+	    echo "installing system packages:$$missing"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "please install these system packages (as root):$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+
+demo: setup
+	@mkdir -p $(OUT)
+	@$(BIN)/graphreport report $(DEMO_MODEL) -o $(OUT)/tiny_mobilenet.html >/dev/null
+	@echo "report written: $(OUT)/tiny_mobilenet.html (open it in a browser)"
+
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: setup
+	$(BIN)/python bench/bench_report.py
+
+samples: setup
+	$(BIN)/python sample_models/make_samples.py
+
+clean:
+	rm -rf $(OUT) build dist *.egg-info .pytest_cache

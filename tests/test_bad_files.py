@@ -1,0 +1,70 @@
+"""Bad input: one line on stderr, exit code 2, no traceback, no output file, no hang."""
+import os
+import random
+
+import pytest
+
+from conftest import run_cli
+from graphreport.readers import tfproto
+from hostile import evil_graphdef
+
+
+def _other_protobuf() -> bytes:
+    """A valid protobuf of another kind: a checkpoint BundleEntryProto."""
+    e = tfproto.BundleEntryProto(dtype=1, shard_id=0, offset=12, size=400)
+    e.shape.dim.add(size=10)
+    return e.SerializeToString()
+
+
+def _saved_model_like() -> bytes:
+    sm = tfproto.SavedModel(saved_model_schema_version=1)
+    sm.meta_graphs.add().meta_info_def.tags.append("serve")
+    return sm.SerializeToString()
+
+
+rng = random.Random(1234)
+CASES = {
+    "empty": b"",
+    "random": bytes(rng.getrandbits(8) for _ in range(4096)),
+    "text": b"hello, this is not a model\n" * 10,
+    "truncated_graphdef": evil_graphdef()[:37],
+    "other_protobuf": _other_protobuf(),
+    "savedmodel_proto": _saved_model_like(),
+    "tflite_magic_only": b"\x10\x00\x00\x00TFL3" + b"\x00" * 8,
+    "tflite_root_outside": b"\xff\xff\xff\x7fTFL3" + bytes(64),
+    "huge_varint_length": b"\x0a\xff\xff\xff\xff\x0f" + b"\x00" * 10,
+    "deep_nesting": b"\x0a\x7f" * 200,
+    "pbtxt_garbage": b"node { name: 'a' op: \n",
+    "html": b"<html><body>not a model</body></html>",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_file_gives_one_line_and_exit_2(tmp_path, case):
+    model = tmp_path / f"{case}.pb"
+    model.write_bytes(CASES[case])
+    out = tmp_path / "out.html"
+    p = run_cli("report", model, "-o", out)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("graphreport: error: ")
+    assert str(model) in lines[0]
+    assert "Traceback" not in p.stderr
+    assert not out.exists()
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".graphreport-")] == []
+
+
+def test_missing_file_and_directory(tmp_path):
+    for target in (tmp_path / "nope.pb", tmp_path):
+        p = run_cli("report", target, "-o", tmp_path / "x.html")
+        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not (tmp_path / "x.html").exists()
+
+
+def test_unwritable_output_leaves_nothing(tmp_path):
+    model = tmp_path / "ok.pb"
+    model.write_bytes(evil_graphdef())
+    p = run_cli("report", model, "-o", tmp_path / "missing-dir" / "r.html")
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1

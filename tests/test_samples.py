@@ -1,0 +1,70 @@
+"""Each bundled sample reports what its manifest (written by make_samples.py from TensorFlow) says,
+and its JSON report matches the snapshot (update with `pytest --snapshot-update` after a deliberate change)."""
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from conftest import SAMPLES, report_json
+
+import json
+
+MANIFEST = json.loads((SAMPLES / "manifest.json").read_text())
+REPORTABLE = [e for e in MANIFEST if (SAMPLES / e["file"]).exists() and e["format"] in ("graphdef", "tflite")]
+
+
+def _ids(entries):
+    return [e["file"] for e in entries]
+
+
+@pytest.fixture(scope="module")
+def reports():
+    return {}
+
+
+def _report(reports, entry):
+    if entry["file"] not in reports:
+        reports[entry["file"]] = report_json(SAMPLES / entry["file"])
+    return reports[entry["file"]]
+
+
+@pytest.mark.parametrize("entry", REPORTABLE, ids=_ids(REPORTABLE))
+def test_inputs_outputs_match_manifest(reports, entry):
+    r = _report(reports, entry)
+    assert r["format"] == entry["format"]
+    assert r["inputs"] == entry["inputs"]
+    assert r["outputs"] == entry["outputs"]
+    got_roles = sorted((x["name"], x["role"]) for x in r["ignored_inputs"])
+    assert got_roles == sorted((x["name"], x["role"]) for x in entry.get("ignored_inputs", []))
+
+
+@pytest.mark.parametrize("entry", REPORTABLE, ids=_ids(REPORTABLE))
+def test_counts_match_manifest(reports, entry):
+    r = _report(reports, entry)
+    if "node_count" in entry:
+        assert r["totals"]["nodes"] == entry["node_count"]
+    if "op_counts" in entry:
+        assert r["op_counts"] == entry["op_counts"]
+    if "params" in entry:
+        assert r["totals"]["params"] == pytest.approx(entry["params"], rel=0.005)
+
+
+@pytest.mark.parametrize("entry", REPORTABLE, ids=_ids(REPORTABLE))
+def test_json_snapshot(reports, entry, snapshot):
+    r = dict(_report(reports, entry))
+    r.pop("generator")  # carries the version
+    assert r == snapshot(extension_class=JSONSnapshotExtension)
+
+
+def test_pbtxt_and_pb_report_the_same():
+    a = report_json(SAMPLES / "tiny_mobilenet.pb")
+    b = report_json(SAMPLES / "tiny_mobilenet.pbtxt")
+    for key in ("inputs", "outputs", "op_counts", "totals", "nodes"):
+        assert a[key] == b[key], key
+
+
+def test_markdown_summary(tmp_path):
+    from conftest import run_cli
+    p = run_cli("report", SAMPLES / "tf1_training.pb", "--format", "md", "-o", "-")
+    assert p.returncode == 0, p.stderr
+    assert "| input | `input` |" in p.stdout
+    assert "| output | `logits` |" in p.stdout
+    assert "set apart (dropout_keep_prob) | `keep_prob`" in p.stdout

@@ -1,0 +1,36 @@
+"""The templates ship inside the wheel: a report renders from an installed copy, away from the source tree."""
+import os
+import subprocess
+import sys
+import zipfile
+
+from hostile import evil_graphdef
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_report_renders_from_installed_wheel(tmp_path):
+    wheel_dir = tmp_path / "wheel"
+    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(wheel_dir), ROOT], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    (whl,) = wheel_dir.glob("graphreport-*.whl")
+    names = zipfile.ZipFile(whl).namelist()
+    for f in ("report.html.j2", "report.css", "report.js"):
+        assert f"graphreport/templates/{f}" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(whl).extractall(site)
+    model = tmp_path / "m.pb"
+    model.write_bytes(evil_graphdef())
+    out = tmp_path / "r.html"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(site)
+    code = ("import sys, graphreport, graphreport.templates as t; "
+            "assert graphreport.__file__.startswith(sys.argv[1]), graphreport.__file__; "
+            "assert str(t.__spec__.submodule_search_locations[0]).startswith(sys.argv[1]); "
+            "from graphreport.cli import main; sys.exit(main(['report', sys.argv[2], '-o', sys.argv[3]]))")
+    # -s: no user site; PYTHONPATH puts the unpacked wheel first, and the asserts prove it was used
+    p = subprocess.run([sys.executable, "-s", "-c", code, str(site), str(model), str(out)],
+                       capture_output=True, text=True, cwd=str(tmp_path), env=env)
+    assert p.returncode == 0, p.stderr
+    assert "<svg" in out.read_text()
