@@ -25,6 +25,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     diagram_svg: Optional[str] = None
     diagram_note: str = ""
+    diagram_ids: dict[str, str] = field(default_factory=dict)  # node name -> id of its box in the SVG
 
     def to_dict(self) -> dict[str, Any]:
         m, g = self.model, self.model.main
@@ -104,5 +105,5 @@ def build_report(model: Model, diagram: bool = True) -> Report:
     rep = Report(model=model, io=io, summary=summ, commands=cmds, warnings=warnings)
     if diagram:
         from .render import svg
-        rep.diagram_svg, rep.diagram_note = svg.render_diagram(model, summ)
+        rep.diagram_svg, rep.diagram_note, rep.diagram_ids = svg.render_diagram(model)
     return rep

@@ -73,7 +73,7 @@ def _env() -> jinja2.Environment:
 def node_rows(report) -> list[dict]:
     g = report.model.main
     weights = report.summary.weights_by_node
-    rows, k = [], 0
+    rows = []
     for i, n in enumerate(g.nodes):
         if n.is_const:
             continue
@@ -82,10 +82,9 @@ def node_rows(report) -> list[dict]:
         const = set(weights.get(n.name, []))
         ins = [t[:-2] if t.endswith(":0") else t for t in n.inputs if t not in const]
         outs = [f"{g.tensors[t].dtype or '?'} {fmt_shape(g.tensors[t].shape)}" for t in n.outputs]
-        rows.append({"id": f"n{k}", "index": i, "name": n.name, "op": n.op, "inputs": ins, "weights": w,
+        rows.append({"id": report.diagram_ids.get(n.name, ""), "index": i, "name": n.name, "op": n.op, "inputs": ins, "weights": w,
                      "outputs": outs, "attrs": _attrs(n.attrs),
                      "search": f"{n.name} {n.op} {' '.join(outs)}".lower()})
-        k += 1
     return rows
 
 

@@ -50,32 +50,66 @@ def fmt_shape(shape) -> str:
     return "×".join("?" if d is None else str(d) for d in shape) or "scalar"
 
 
-def build_dot(model: Model, max_nodes: int = MAX_NODES) -> tuple[str, int]:
+def constant_expressions(g) -> set[str]:
+    """Op nodes computed from constants alone (e.g. batch-norm scale = gamma * rsqrt(var + eps) in a
+    frozen Keras graph): a converter folds them, and so does the diagram."""
+    out: set[str] = set()
+    for _ in range(64):  # frozen graphs are nearly topologically ordered: this settles in a pass or two
+        before = len(out)
+        for n in g.nodes:
+            if n.is_const or n.name in out or not n.inputs or n.op.startswith("Placeholder"):
+                continue
+            if all((t := g.tensors.get(i)) is not None and (t.is_const or t.producer in out) for i in n.inputs):
+                out.add(n.name)
+        if len(out) == before:
+            break
+    return out
+
+
+def _cluster_key(names: list[str]):
+    """Cluster by the first name-scope level below the scope that all scoped nodes share (the layer,
+    usually): `model/block_1_expand/Conv2D` -> `model/block_1_expand`."""
+    parts = [n.split("/")[:-1] for n in names if "/" in n]
+    common: list[str] = []
+    if parts:
+        for level in zip(*parts):
+            if len(set(level)) != 1:
+                break
+            common.append(level[0])
+    depth = len(common)
+
+    def key(name: str) -> str:
+        comps = name.split("/")
+        if len(comps) > depth + 1 and comps[:depth] == common:
+            return "/".join(comps[:depth + 1])
+        return ""
+    return key
+
+
+def build_dot(model: Model, max_nodes: int = MAX_NODES) -> tuple[str, dict, int, int]:
+    """(dot source, node name -> diagram id, ops not drawn because of the cap, constant-only ops folded)."""
     g = model.main
-    ops = [n for n in g.nodes if not n.is_const]
+    folded = constant_expressions(g)
+    ops = [n for n in g.nodes if not n.is_const and n.name not in folded and n.op != "NoOp"]
     drawn = ops[:max_nodes]
     ids = {n.name: f"n{i}" for i, n in enumerate(drawn)}
     lines = ["digraph G {", 'graph [rankdir=TB, fontname="Helvetica", fontsize=10, nodesep=0.15, ranksep=0.25];',
-             'node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=9, height=0.2, margin="0.06,0.02"];',
+             'node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=9, height=0.2, '
+             'margin="0.06,0.02"];',
              'edge [fontname="Helvetica", fontsize=7, color="#777777", arrowsize=0.5];']
-    # cluster by top-level name scope (one level keeps dot fast and the picture readable)
-    clusters: dict[str, list[str]] = {}
+    key = _cluster_key([n.name for n in drawn])
+    clusters: dict[str, list] = {}
     for n in drawn:
-        scope = n.name.split("/", 1)[0] if "/" in n.name else ""
-        clusters.setdefault(scope, []).append(n.name)
-    ci = 0
-    for scope, members in clusters.items():
-        body = []
-        for name in members:
-            n = g.node(name)
-            color = CATEGORY_COLORS[op_category(n.op)]
-            body.append(f'{ids[name]} [label={_q_label(n.op, n.name)}, tooltip={quote(n.name)}, '
-                        f'fillcolor="{color}", id="{ids[name]}"];')
-        if scope and len(members) > 1:
-            lines.append(f"subgraph cluster_{ci} {{ label={quote(scope)}; style=\"rounded\"; color=\"#bbbbbb\"; fontsize=9;")
+        clusters.setdefault(key(n.name), []).append(n)
+    for ci, (scope, members) in enumerate(clusters.items()):
+        boxed = bool(scope) and len(members) > 1
+        body = [f'{ids[n.name]} [label={_q_label(n.op, n.name, 1 if boxed else 2)}, tooltip={quote(n.name)}, '
+                f'fillcolor="{CATEGORY_COLORS[op_category(n.op)]}", id="{ids[n.name]}"];' for n in members]
+        if boxed:
+            lines.append(f'subgraph cluster_{ci} {{ label={quote(scope.rsplit("/", 1)[-1])}; '
+                         'style="rounded"; color="#bbbbbb"; fontsize=9;')
             lines.extend(body)
             lines.append("}")
-            ci += 1
         else:
             lines.extend(body)
     for n in drawn:
@@ -84,41 +118,43 @@ def build_dot(model: Model, max_nodes: int = MAX_NODES) -> tuple[str, int]:
             if t is None or t.is_const or t.producer not in ids:
                 continue
             lab = fmt_shape(t.shape) if t.shape is not None else ""
-            lines.append(f'{ids[t.producer]} -> {ids[n.name]}' + (f' [label={quote(lab)}];' if lab else ";"))
+            lines.append(f"{ids[t.producer]} -> {ids[n.name]}" + (f" [label={quote(lab)}];" if lab else ";"))
     lines.append("}")
-    return "\n".join(lines), len(ops) - len(drawn)
+    return "\n".join(lines), ids, len(ops) - len(drawn), len(folded)
 
 
-def _short(name: str) -> str:
-    last = name.rsplit("/", 1)[-1]
-    return last if len(last) <= 40 else last[:37] + "..."
+def _short(name: str, levels: int = 1) -> str:
+    """The last `levels` components of a node name (the cluster box shows the scope above them)."""
+    last = "/".join(name.split("/")[-levels:])
+    return last if len(last) <= 40 else "..." + last[-37:]
 
 
-def _q_label(op: str, name: str) -> str:
-    short = _short(name)
+def _q_label(op: str, name: str, levels: int = 1) -> str:
+    short = _short(name, levels)
     return quote(op if short == op else f"{op}\n{short}")
 
 
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
 
 
-def render_diagram(model: Model, summ=None, max_nodes: int = MAX_NODES) -> tuple[str | None, str]:
-    """(inline SVG or None, note)."""
+def render_diagram(model: Model, max_nodes: int = MAX_NODES) -> tuple[str | None, str, dict]:
+    """(inline SVG or None, note, node name -> id of its box in the SVG)."""
     exe = shutil.which("dot")
     if exe is None:
-        return None, "Graphviz `dot` is not installed: no diagram (install the graphviz package)."
-    src, cut = build_dot(model, max_nodes)
+        return None, "Graphviz `dot` is not installed: no diagram (install the graphviz package).", {}
+    src, ids, cut, folded = build_dot(model, max_nodes)
     try:
         proc = subprocess.run([exe, "-Tsvg"], input=src.encode("utf-8"), capture_output=True,
                               timeout=DOT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        return None, f"Graphviz took longer than {DOT_TIMEOUT_S} s: no diagram."
+        return None, f"Graphviz took longer than {DOT_TIMEOUT_S} s: no diagram.", {}
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-        return None, f"Graphviz failed: {err[0] if err else 'unknown error'}"
+        return None, f"Graphviz failed: {err[0] if err else 'unknown error'}", {}
     svg = _PROLOG.sub("", proc.stdout.decode("utf-8", "replace"), count=1)
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
-    note = "Constants are folded into the ops that use them."
+    note = "Constants are folded into the ops that use them"
+    note += f", and so are {folded} ops computed from constants alone." if folded else "."
     if cut:
         note += f" The graph has more than {max_nodes} ops: the first {max_nodes} are drawn, {cut} are not."
-    return svg, note
+    return svg, note, ids
