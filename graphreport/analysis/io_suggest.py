@@ -179,28 +179,40 @@ def suggest_graph(g: Graph) -> IOSuggestion:
             s.ignored_inputs.append(IgnoredInput(p.name, "label", "feeds only the loss and metrics", None,
                                                  t.dtype if t else None, t.shape if t else None))
         elif p.name in excluded:
-            s.ignored_inputs.append(IgnoredInput(p.name, "training_only", "feeds only training nodes"))
+            continue  # a saver's filename and the like: counted in set_apart
         else:
             s.inputs.append(_io(g, p))
 
     data_inputs = {i.name for i in s.inputs}
     inference = forward - loss_region
     cons = g.consumers()
-    candidates, loss_feeders = [], []
+    sinks, frontier, pure = [], [], set()  # frontier: feeds the loss/metric region
     for node in g.nodes:
         if node.name not in inference or node.op in NOT_OUTPUTS or not node.outputs:
             continue
-        used = [c for c in cons.get(node.name, ()) if c in inference]
-        if used:
+        used_by = cons.get(node.name, ())
+        in_inference = any(c in inference for c in used_by)
+        feeds_loss = any(c in loss_region for c in used_by)
+        if in_inference and not feeds_loss:
             continue
         if data_inputs and not (_ancestors(g, node.name) & data_inputs):
             continue  # computes nothing from the data: leftovers, constants, step counters
-        (loss_feeders if any(c in loss_region for c in cons.get(node.name, ())) else candidates).append(node)
-    # a node computed from another output only to feed a metric (argmax of logits) is not an output
-    chosen = {n.name for n in candidates} | {n.name for n in loss_feeders}
-    for node in loss_feeders:
-        if _ancestors(g, node.name) & chosen:
-            chosen.discard(node.name)
+        if feeds_loss:
+            frontier.append(node)
+            if not in_inference:
+                pure.add(node.name)
+        else:
+            sinks.append(node)
+    # A training graph's outputs are what feeds its loss (logits), minus what is derived from those only
+    # to feed a metric (argmax of logits); its plain sinks count only when computed from such an output
+    # (probabilities = softmax(logits)): a sink that branches off earlier is a dead end (an unused batch
+    # variance, say). A graph without a loss region keeps all its sinks.
+    frontier_names = {n.name for n in frontier}
+    chosen = {n.name for n in frontier
+              if n.name not in pure or not (_ancestors(g, n.name) & frontier_names)}
+    for node in sinks:
+        if not frontier or _ancestors(g, node.name) & chosen:
+            chosen.add(node.name)
     s.outputs = [_io(g, n) for n in g.nodes if n.name in chosen]
     return s
 
