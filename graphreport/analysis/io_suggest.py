@@ -25,6 +25,7 @@ INIT_RE = re.compile(r"(^|/)(init(_\d+)?|Initializer|report_uninitialized_variab
 OPTIMIZER_SCOPES = re.compile(
     r"^(train|training|train_op|optimizer|Adam(_\d+)?|GradientDescent|Momentum|RMSProp|Adagrad\w*|Adadelta|Ftrl|"
     r"beta[12]_power(_\d+)?|global_step|learning_rate_decay\w*)(/|$)")
+SLOT_SUFFIX = re.compile(r"/(Adam|Momentum|RMSProp|Adagrad|Adadelta|Ftrl|Nadam|Adamax)(_\d+)?(/|$)")
 LOSS_SCOPE = re.compile(r"(^|/)(loss(es)?|\w*_loss|cross_entropy\w*|\w*xent\w*|accuracy\w*|metrics?|"
                         r"correct_prediction\w*)(/|$)", re.I)
 LABEL_NAME = re.compile(r"^(labels?|targets?|y_|y_true|ground_?truth|gt|y_label|true_labels?)$", re.I)
@@ -77,7 +78,7 @@ def categorize(node: Node) -> Optional[str]:
     if re.fullmatch(r"gradients(_\d+)?", first):
         return "gradients"
     if (op.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply"))
-            or OPTIMIZER_SCOPES.match(name)):
+            or OPTIMIZER_SCOPES.match(name) or SLOT_SUFFIX.search(name)):
         return "optimizer"
     if op in ("Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "IsVariableInitialized",
               "VarIsInitializedOp") or INIT_RE.search(name) or (op == "NoOp" and not node.inputs):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..model import FLOAT_DTYPES, Graph, Model, num_elements
+from ..model import DTYPE_SIZES, FLOAT_DTYPES, Graph, Model, num_elements
 
 # integer constants in these input slots are weights (quantized biases), not shape operands
 INT_WEIGHT_SLOTS = {"CONV_2D": {2}, "DEPTHWISE_CONV_2D": {2}, "FULLY_CONNECTED": {2}, "TRANSPOSE_CONV": {3},
@@ -31,14 +31,30 @@ def is_weight(g: Graph, op: str, slot: int, tname: str) -> bool:
     return slot in INT_WEIGHT_SLOTS.get(op, ())
 
 
+VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
+
+
 def summarize(model: Model) -> Summary:
+    from .io_suggest import categorize
+
     g = model.main
     s = Summary()
     s.op_counts = dict(Counter(n.op for n in g.nodes).most_common())
     s.nodes = len(g.nodes)
     s.op_nodes = sum(1 for n in g.nodes if not n.is_const)
-    counted: set[str] = set()
+    counted: set = set()
     for node in g.op_nodes():
+        if node.op in VARIABLE_OPS:
+            # an unfrozen graph: the model's variables are its parameters (optimizer slots and step
+            # counters are not)
+            dtype, shape = node.attrs.get("dtype"), node.attrs.get("shape")
+            if dtype in FLOAT_DTYPES and categorize(node) is None:
+                n = num_elements(shape) or 0
+                s.params += n
+                s.weight_bytes += int(n * DTYPE_SIZES.get(dtype, 0))
+            continue
+        if categorize(node) is not None:
+            continue  # initializers, optimizer, saver: their constants are not model weights
         consts = []
         for slot, tname in enumerate(node.inputs):
             t = g.tensors.get(tname)
