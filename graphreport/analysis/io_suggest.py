@@ -81,7 +81,7 @@ def categorize(node: Node) -> Optional[str]:
             or OPTIMIZER_SCOPES.match(name) or SLOT_SUFFIX.search(name)):
         return "optimizer"
     if op in ("Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "IsVariableInitialized",
-              "VarIsInitializedOp") or INIT_RE.search(name) or (op == "NoOp" and not node.inputs):
+              "VarIsInitializedOp") or INIT_RE.search(name):
         return "initialization"
     return None
 

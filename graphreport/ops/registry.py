@@ -15,7 +15,121 @@ class OpInfo:
     shape: Optional[Callable] = None  # ctx -> list of output shapes (None entries where unknown)
     cost: Optional[Callable] = None  # ctx -> dict(macs=..., flops=...)
     dtype: Optional[Callable] = None  # (attrs, index) -> dtype name
+    value: Optional[Callable] = None  # ctx -> list of output values (numpy arrays, partial int lists, None)
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Ctx:
+    """The narrow view a rule gets of one node: its op, attributes, the shapes/dtypes of its inputs and
+    outputs, and the values of small constant (or constant-derived) inputs. Built by the walkers in
+    analysis/; rules never see the graph.
+
+    Values: ``value(i)`` is a numpy array when input ``i`` is fully known and small; ``partial(i)`` is a
+    list of int-or-None for a 1-D integer input that is only partly known (e.g. ``Shape`` of a tensor with
+    an unknown batch), or the full value as a list.
+    """
+
+    __slots__ = ("op", "name", "attrs", "in_shapes", "in_dtypes", "out_shapes", "out_dtypes", "in_const",
+                 "_getter", "_cache")
+
+    def __init__(self, op: str, attrs: Optional[dict] = None, in_shapes=None, in_dtypes=None, out_shapes=None,
+                 out_dtypes=None, values: Optional[Callable[[int], Any]] = None, name: str = "",
+                 in_const=None, n_out: Optional[int] = None):
+        self.op = op
+        self.name = name
+        self.attrs = attrs or {}
+        self.in_shapes = list(in_shapes or [])
+        self.in_dtypes = list(in_dtypes or [None] * len(self.in_shapes))
+        n = n_out if n_out is not None else len(out_shapes or []) or 1
+        self.out_shapes = list(out_shapes or [None] * n)
+        self.out_dtypes = list(out_dtypes or [None] * len(self.out_shapes))
+        self.in_const = list(in_const or [False] * len(self.in_shapes))
+        self._getter = values
+        self._cache: dict = {}
+
+    # -- attributes and shapes ------------------------------------------------------------------------
+    def attr(self, key: str, default=None):
+        v = self.attrs.get(key, default)
+        return default if v is None else v
+
+    @property
+    def n_in(self) -> int:
+        return len(self.in_shapes)
+
+    @property
+    def n_out(self) -> int:
+        return len(self.out_shapes)
+
+    def shape(self, i: int):
+        return self.in_shapes[i] if 0 <= i < len(self.in_shapes) or -len(self.in_shapes) <= i < 0 else None
+
+    def rank(self, i: int) -> Optional[int]:
+        s = self.shape(i)
+        return None if s is None else len(s)
+
+    def dtype(self, i: int) -> Optional[str]:
+        return self.in_dtypes[i] if -len(self.in_dtypes) <= i < len(self.in_dtypes) else None
+
+    def need_shape(self, i: int, what: str = "input"):
+        from .helpers import Unknown
+
+        if not -len(self.in_shapes) <= i < len(self.in_shapes):
+            raise Unknown(f"{what} (input {i}) is missing")
+        s = self.in_shapes[i]
+        if s is None:
+            raise Unknown(f"rank of {what} (input {i}) unknown")
+        return s
+
+    def out_shape(self, i: int = 0):
+        return self.out_shapes[i] if -len(self.out_shapes) <= i < len(self.out_shapes) else None
+
+    # -- values ---------------------------------------------------------------------------------------
+    def raw_value(self, i: int):
+        if not -len(self.in_shapes) <= i < len(self.in_shapes):
+            return None
+        i %= len(self.in_shapes)
+        if i not in self._cache:
+            self._cache[i] = self._getter(i) if self._getter else None
+        return self._cache[i]
+
+    def value(self, i: int):
+        """The full value of input i as a numpy array, or None."""
+        v = self.raw_value(i)
+        if v is None:
+            return None
+        if isinstance(v, list):
+            if any(x is None for x in v):
+                return None
+            import numpy as np
+
+            return np.array(v, dtype=np.int64)
+        return v
+
+    def partial(self, i: int) -> Optional[list]:
+        """A 1-D integer input as a list with None where unknown (full values too); None if nothing known."""
+        v = self.raw_value(i)
+        if v is None:
+            return None
+        if isinstance(v, list):
+            return list(v)
+        if getattr(v, "ndim", None) == 1 and v.dtype.kind in "iub":
+            return [int(x) for x in v.tolist()]
+        return None
+
+    def scalar(self, i: int) -> Optional[int]:
+        """An integer scalar (or one-element) input, or None."""
+        v = self.value(i)
+        if v is None or v.size != 1 or v.dtype.kind not in "iub":
+            return None
+        return int(v.reshape(-1)[0])
+
+    def need_value(self, i: int, what: str):
+        from .helpers import Unknown
+
+        v = self.value(i)
+        if v is None:
+            raise Unknown(f"{what} (input {i}) is not a constant")
+        return v
 
 
 REGISTRY: dict[str, OpInfo] = {}
@@ -49,6 +163,16 @@ def dtype_rule(*ops: str):
     return deco
 
 
+def value_rule(*ops: str):
+    """Registers a function ctx -> list of output values, used to propagate small constant values (shape
+    arithmetic: Shape, StridedSlice, Pack, Prod ...). Values are numpy arrays or partial int lists."""
+    def deco(fn):
+        for op in ops:
+            _info(op).value = fn
+        return fn
+    return deco
+
+
 def lookup(op: str) -> Optional[OpInfo]:
     _load_families()
     return REGISTRY.get(op)
@@ -62,6 +186,7 @@ def _load_families() -> None:
     if not _loaded:
         _loaded = True
         from . import tf_dtypes  # noqa: F401  (registers rules)
+        from . import array, math, nn, tflite_ops  # noqa: F401  (shape, value and cost rules)
 
 
 def output_dtype(op: str, attrs: dict, index: int) -> Optional[str]:
