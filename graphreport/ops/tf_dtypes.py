@@ -66,3 +66,10 @@ def _none(attrs, index):
             "TensorSummaryV2", "StringJoin", "AsString")
 def _string(attrs, index):
     return "string"
+
+
+@dtype_rule("RandomUniform", "RandomStandardNormal", "TruncatedNormal", "StatelessRandomUniform",
+            "StatelessRandomNormal", "StatelessTruncatedNormal", "StatelessRandomUniformV2",
+            "StatelessRandomNormalV2", "StatelessTruncatedNormalV2", "RandomUniformInt")
+def _random(attrs, index):
+    return attrs.get("dtype", attrs.get("Tout"))

@@ -1,0 +1,836 @@
+"""TFLite compatibility: will this model convert with builtins only, does it need Flex (SELECT_TF_OPS), which
+ops cannot convert at all, and will full-integer (int8) quantization succeed.
+
+Knowledge is data: graphreport/opdata/tflite_compat.json, produced by tools/gen_tflite_compat.py from the
+installed converter (each op probed as a one-op frozen graph, converted builtins-only, with SELECT_TF_OPS and
+as full int8) and TensorFlow's Flex allowlist. This module only reads that JSON (never tensorflow).
+
+TensorFlow sources (GraphDef, MetaGraph, SavedModel, TF.js, Keras): only the ops that feed the outputs count
+(the user's, else the suggested ones); constant subgraphs fold away; saver, summary, optimizer, gradient and
+initialisation nodes are listed apart. TFLite sources: the quantization type, per-op status from the
+tensors' dtypes, custom/Flex ops, resource variables, control-flow subgraphs and sparse tensors.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional
+
+from ..errors import UsageError
+from ..model import FLOAT_DTYPES, Graph, Model, Node, num_elements, split_tensor_name
+from . import io_suggest
+
+OPDATA = Path(__file__).resolve().parent.parent / "opdata" / "tflite_compat.json"
+
+FLEX_FIX = ("convert with target_spec.supported_ops = [TFLITE_BUILTINS, SELECT_TF_OPS] and ship the Flex "
+            "delegate (select-TF-ops runtime, several MB larger), or replace the op")
+CUSTOM_FIX = ("replace it with supported ops, or write a TFLite custom op (converter.allow_custom_ops = True) "
+              "and register its kernel with the interpreter")
+
+PLACEHOLDERS = {"Placeholder", "PlaceholderV2"}
+VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp", "ReadVariableOp", "VarIsInitializedOp",
+                "ResourceGather", "TemporaryVariable"}
+V1_CONTROL_FLOW = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "RefSwitch", "RefMerge",
+                   "RefEnter", "RefExit", "RefNextIteration"}
+V2_CONTROL_FLOW = {"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase"}
+CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
+FAKE_QUANT = re.compile(r"^(FakeQuantWithMinMax\w*|QuantizeAndDequantize\w*)$")
+PIPELINE_OPS = re.compile(r"^(\w*Queue\w*|QueueDequeue\w*|Iterator\w*|OneShotIterator|MakeIterator|\w*Dataset\w*|"
+                          r"\w*ReaderV2|ReaderRead\w*|ParseExample\w*|ParseSingleExample|DecodeRaw|"
+                          r"TFRecordReader\w*)$")
+# ops whose value is not a function of their inputs: never constant-folded
+STATEFUL = re.compile(r"^(Random\w*|TruncatedNormal|Multinomial|ParameterizedTruncatedNormal|Placeholder\w*|"
+                      r"StatelessRandom\w*|StatelessTruncatedNormal\w*|StatelessMultinomial|"
+                      r"Variable\w*|VarHandleOp|ReadVariableOp|\w*Queue\w*|Iterator\w*|\w*HashTable\w*|"
+                      r"LookupTable\w*|TensorArray\w*|Print\w*|Assert|Stateful\w*|If|While|Case|_Arg)$")
+# shape-reading ops fold when the input's shape is fully known
+SHAPE_OPS = {"Shape", "Size", "Rank", "ShapeN"}
+TRAINING_SCOPE = re.compile(r"(^|/)(dropout\w*|Dropout\w*|cond(_\d+)?/Switch)(/|$)")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Result types
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclass
+class NodeCompat:
+    name: str
+    op: str
+    tflite: str  # builtin:CONV_2D | builtin:A+B | removed | folded | input | flex | unsupported | custom:X | unknown
+    int8: str  # ok | float | blocker
+    reason: str = ""
+    fix: str = ""
+
+    def to_dict(self) -> dict:
+        d = {"op": self.op, "tflite": self.tflite, "int8": self.int8, "reason": self.reason}
+        if self.fix:
+            d["fix"] = self.fix
+        return d
+
+
+@dataclass
+class CompatReport:
+    tf_version_basis: str
+    builtins_only: bool
+    needs_flex: list[str] = field(default_factory=list)  # TF op types
+    unsupported: list[str] = field(default_factory=list)  # op types (TFLite: custom ops without Flex)
+    int8_full: bool = False
+    int8_blockers: list[str] = field(default_factory=list)  # op types
+    warnings: list[str] = field(default_factory=list)
+    verdict: str = ""
+    quantization_type: Optional[str] = None  # TFLite sources only
+    nodes: dict[str, NodeCompat] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)  # the outputs the analysis traced back from
+    set_apart: dict[str, list[str]] = field(default_factory=dict)  # category -> op types not counted
+    notes: list[str] = field(default_factory=list)  # dynamic-range and float16 modes, ...
+    custom_ops: list[str] = field(default_factory=list)  # TFLite sources: custom op codes present
+    unknown_ops: list[str] = field(default_factory=list)  # op types no table knows (judged by name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `compatibility` object of the report JSON."""
+        return {
+            "tf_version_basis": self.tf_version_basis,
+            "builtins_only": self.builtins_only,
+            "needs_flex": self.needs_flex,
+            "unsupported": self.unsupported,
+            "int8_full": self.int8_full,
+            "int8_blockers": self.int8_blockers,
+            "warnings": self.warnings,
+            "verdict": self.verdict,
+            "quantization_type": self.quantization_type,
+        }
+
+    def nodes_dict(self) -> dict[str, dict]:
+        """Per node: name -> {op, tflite, int8, reason[, fix]}."""
+        return {k: v.to_dict() for k, v in self.nodes.items()}
+
+    def details_dict(self) -> dict[str, Any]:
+        return {"outputs": self.outputs, "set_apart": self.set_apart, "notes": self.notes,
+                "custom_ops": self.custom_ops, "unknown_ops": self.unknown_ops}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The op table
+# ----------------------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def load_table() -> dict:
+    return json.loads(OPDATA.read_text())
+
+
+@lru_cache(maxsize=1)
+def _allowlist() -> frozenset:
+    return frozenset(load_table().get("flex_allowlist", []))
+
+
+def _matches(when: dict, attrs: dict) -> bool:
+    for k, v in when.items():
+        have = attrs.get(k)
+        if isinstance(v, bool):
+            if bool(have) != v:
+                return False
+        elif have != v:
+            return False
+    return True
+
+
+RANDOM = re.compile(r"^(Stateless)?(Random\w*|TruncatedNormal|Multinomial)(V\d)?$")
+
+
+def node_dtype(g: Graph, node: Node) -> Optional[str]:
+    keys = ("dtype", "T") if RANDOM.match(node.op) else ("T", "Tparams", "dtype", "SrcT")  # Random*: T = shape
+    for key in keys:
+        v = node.attrs.get(key)
+        if isinstance(v, str):
+            return v
+    for t in node.inputs[:1]:
+        tt = g.tensors.get(t)
+        if tt is not None and tt.dtype:
+            return tt.dtype
+    return None
+
+
+def lookup(op: str, attrs: dict, dtype: Optional[str]) -> tuple[dict, str]:
+    """-> (entry with status/tflite/flex/int8, how it was found: probe | probe:dtype | probe:attrs | allowlist
+    | inferred | none)."""
+    entry = load_table()["ops"].get(op)
+    if entry is not None:
+        for v in entry.get("attrs", []):
+            if _matches(v["when"], attrs):
+                return v, "probe:attrs"
+        dts = entry.get("dtypes", {})
+        if dtype and dtype in dts:
+            return dts[dtype], "probe:dtype"
+        if dtype in ("float16", "float64", "bfloat16", "complex64", "complex128") and \
+                entry.get("status") == "builtin" and entry.get("tflite") and op in _allowlist():
+            # TFLite kernels take float32; probes of the common ops (Conv2D, MatMul, Add, Transpose ...) on
+            # float16/float64 all needed Flex, bar pure data movement (Reshape).
+            return {"status": "flex", "flex": [f"Flex{op}"], "int8": "blocker",
+                    "note": f"{dtype} tensors: TFLite builtins compute in float32"}, "inferred"
+        if dtype == "string" and entry.get("status") == "builtin" and entry.get("tflite"):
+            if op in _allowlist():
+                return {"status": "flex", "flex": [f"Flex{op}"], "int8": "blocker",
+                        "note": "string tensors: few TFLite builtins take strings"}, "inferred"
+        return entry, "probe"
+    if op in _allowlist():
+        return {"status": "flex", "flex": [f"Flex{op}"], "int8": "blocker"}, "allowlist"
+    return {"status": "unsupported", "int8": "blocker"}, "none"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# TensorFlow sources
+# ----------------------------------------------------------------------------------------------------------
+
+def check_compat(model: Model, outputs: Optional[list[str]] = None) -> CompatReport:
+    if model.format == "tflite":
+        return _check_tflite(model)
+    if model.format in ("keras", "h5", "keras_h5", "keras_v3"):
+        return _check_keras(model, outputs)
+    return _check_tf(model, outputs)
+
+
+def _producer(g: Graph, tname: str) -> Optional[str]:
+    t = g.tensors.get(tname)
+    if t is not None:
+        return t.producer
+    node, idx = split_tensor_name(tname)
+    return node if g.node(node) is not None else None
+
+
+def _resolve_outputs(g: Graph, suggestion, outputs: Optional[list[str]]) -> list[str]:
+    if outputs:
+        names = []
+        for o in outputs:
+            node, _ = split_tensor_name(o)
+            if g.node(node) is None:
+                raise UsageError(f"output {o!r} is not a node of the graph; name one of its nodes "
+                                 "(e.g. as the report lists them)")
+            names.append(node)
+        return names
+    if g.outputs:
+        return [p for p in (_producer(g, t) for t in g.outputs) if p]
+    return [o.name for o in suggestion.outputs if g.node(o.name) is not None]
+
+
+def _ancestors(g: Graph, starts: list[str]) -> list[str]:
+    """Nodes the outputs depend on (data and control inputs), in graph order."""
+    seen: set[str] = set()
+    stack = list(starts)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        node = g.node(name)
+        if node is None:
+            continue
+        seen.add(name)
+        for t in node.inputs:
+            p = _producer(g, t)
+            if p and p not in seen:
+                stack.append(p)
+        for c in node.control_inputs:
+            if c not in seen:
+                stack.append(c)
+    return [n.name for n in g.nodes if n.name in seen]
+
+
+def _folded(g: Graph, names: list[str]) -> set[str]:
+    """Nodes whose value is a constant: constant inputs only (transitively), or a shape of a static shape."""
+    const: set[str] = set()
+    for name in names:  # graph order is topological for GraphDefs written by TensorFlow
+        node = g.node(name)
+        if node.is_const or node.op == "Const":
+            const.add(name)
+            continue
+        if STATEFUL.match(node.op) and node.op != "PlaceholderWithDefault":
+            continue
+        if node.op in SHAPE_OPS and node.inputs:
+            shapes = [g.tensors[t].shape if t in g.tensors else None for t in node.inputs]
+            if all(s is not None and num_elements(s) is not None for s in shapes):
+                const.add(name)
+                continue
+        if node.inputs and all(_producer(g, t) in const for t in node.inputs):
+            const.add(name)
+    # a fixpoint for graphs not in topological order
+    changed = True
+    while changed:
+        changed = False
+        for name in names:
+            node = g.node(name)
+            if name in const or not node.inputs or (STATEFUL.match(node.op) and node.op != "PlaceholderWithDefault"):
+                continue
+            if all(_producer(g, t) in const for t in node.inputs):
+                const.add(name)
+                changed = True
+    return const
+
+
+def _tflite_name(ops: list[str]) -> str:
+    ops = [o for o in ops if o not in ("QUANTIZE", "DEQUANTIZE")] or ops
+    return "builtin:" + "+".join(ops) if ops else "removed"
+
+
+def _io_dtypes(g: Graph, node: Node) -> list[Optional[str]]:
+    out = []
+    for t in node.inputs + node.outputs:
+        tt = g.tensors.get(t)
+        out.append(tt.dtype if tt is not None else None)
+    return out
+
+
+GELU_OPS = {"Mul", "RealDiv", "Neg", "Add", "AddV2", "Pow", "Erf", "Erfc", "Tanh", "Square"}
+
+
+def _data_producers(g: Graph, node: Node) -> list[str]:
+    """Producers of a node's non-constant inputs."""
+    out = []
+    for t in node.inputs:
+        tt = g.tensors.get(t)
+        if tt is not None and tt.is_const:
+            continue
+        p = _producer(g, t)
+        if p and not g.node(p).is_const:
+            out.append(p)
+    return out
+
+
+L2NORM_OPS = {"Square", "Sum", "Maximum", "Add", "AddV2", "Rsqrt", "Sqrt", "RealDiv", "Mul"}
+
+
+def gelu_pattern(g: Graph, anchor: Node, cons: dict[str, list[str]]) -> set[str]:
+    """The nodes of x * 0.5 * (1 + erf(x / sqrt(2))), x * 0.5 * erfc(-x / sqrt(2)) or the tanh approximation
+    x * 0.5 * (1 + tanh(c * (x + 0.044715 x^3))) around their Erf/Erfc/Tanh: the converter fuses them into
+    one GELU builtin. Empty when the pattern is not there."""
+    return _fused_region(g, anchor, cons, GELU_OPS, half_x=True)
+
+
+def l2norm_pattern(g: Graph, anchor: Node, cons: dict[str, list[str]]) -> set[str]:
+    """x * rsqrt(max(sum(x^2), eps)) around its Rsqrt: the converter fuses it into L2_NORMALIZATION."""
+    region = _fused_region(g, anchor, cons, L2NORM_OPS, half_x=False)
+    return region if {"Square", "Sum"} <= {g.node(n).op for n in region} else set()
+
+
+def _fused_region(g: Graph, anchor: Node, cons: dict[str, list[str]], allowed: set[str],
+                  half_x: bool) -> set[str]:
+    """Walk down from the anchor to the Mul that joins the x branch; the region is every node on a path from
+    x to that Mul. It counts only when every node is of an allowed op, takes nothing from outside but x and
+    constants, and feeds nothing outside."""
+    final, seen = anchor, []
+    other = None
+    for _ in range(3):  # down: (1 + erf) * (x * 0.5)
+        users = cons.get(final.name, [])
+        if len(users) != 1 or g.node(users[0]).op not in ("Mul", "Add", "AddV2"):
+            return set()
+        final = g.node(users[0])
+        seen.append(final.name)
+        rest = [p for p in _data_producers(g, final) if p not in seen and p != anchor.name]
+        if final.op == "Mul" and len(rest) == 1:
+            other = g.node(rest[0])
+            break
+    if other is None:
+        return set()
+    src_prods = _data_producers(g, other)
+    source = src_prods[0] if half_x and other.op in ("Mul", "RealDiv") and len(src_prods) == 1 else other.name
+    # the region: every node on a path from the source to the final Mul
+    down, stack = set(), [source]
+    while stack:
+        for c in cons.get(stack.pop(), ()):
+            if c not in down:
+                down.add(c)
+                stack.append(c)
+    region = {n for n in down if n == final.name or n in _ancestors_set(g, final.name)}
+    if anchor.name not in region or len(region) > 12:
+        return set()
+    for n in region:
+        node = g.node(n)
+        if node.op not in allowed:
+            return set()
+        if any(p not in region and p != source for p in _data_producers(g, node)):
+            return set()
+        if n != final.name and any(c not in region for c in cons.get(n, ())):
+            return set()
+    return region
+
+
+def _ancestors_set(g: Graph, name: str) -> set[str]:
+    seen, stack = set(), [name]
+    while stack:
+        node = g.node(stack.pop())
+        for p in _data_producers(g, node) if node else ():
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return seen
+
+
+def fusions(g: Graph, names: list[str], folded: set[str], cons: dict[str, list[str]]) -> dict[str, str]:
+    """Node name -> the TFLite builtin the converter fuses it into, for patterns whose parts alone would be
+    judged differently (GELU from Erf/Erfc/Tanh + Pow/Mul/Add; L2_NORMALIZATION from Square/Sum/Rsqrt/Mul;
+    SQUARED_DIFFERENCE from Square(Sub))."""
+    out: dict[str, str] = {}
+    for name in names:
+        if name in folded:
+            continue
+        node = g.node(name)
+        if node.op in ("Erf", "Erfc", "Tanh"):
+            for p in gelu_pattern(g, node, cons):
+                out[p] = "GELU"
+        elif node.op == "Rsqrt":
+            for p in l2norm_pattern(g, node, cons):
+                out[p] = "L2_NORMALIZATION"
+    for name in names:
+        node = g.node(name)
+        if node.op == "Square" and name not in out and name not in folded:
+            prods = _data_producers(g, node)
+            if len(prods) == 1 and g.node(prods[0]).op == "Sub" and cons.get(prods[0]) == [name]:
+                out[name] = out[prods[0]] = "SQUARED_DIFFERENCE"
+    return out
+
+
+def classify_tf_node(g: Graph, node: Node, fmt: str, cons: dict[str, list[str]]) -> NodeCompat:
+    op = node.op
+    if op in PLACEHOLDERS:
+        return NodeCompat(node.name, op, "input", "ok", "a model input")
+    if op in ("NoOp", "ControlTrigger"):
+        return NodeCompat(node.name, op, "removed", "ok", "control-dependency anchor: the converter drops it")
+    if op in VARIABLE_OPS:
+        if fmt in ("savedmodel", "keras", "tfjs"):
+            return NodeCompat(node.name, op, "folded", "ok", "variable: the converter freezes it into a constant")
+        return NodeCompat(node.name, op, "unsupported", "blocker",
+                          "a variable in a graph meant to be frozen: from_frozen_graph refuses it "
+                          "('Please freeze the graph')",
+                          "freeze the graph first (convert_variables_to_constants / freeze_graph with the "
+                          "checkpoint)")
+    dtype = node_dtype(g, node)
+    entry, how = lookup(op, node.attrs, dtype)
+    status = entry.get("status", "unsupported")
+    int8 = entry.get("int8", "blocker")
+    variant = ""
+    if how == "probe:attrs":
+        variant = " with " + ", ".join(f"{k}={v}" for k, v in entry["when"].items())
+    elif how == "probe:dtype":
+        variant = f" on {dtype}"
+    if status == "builtin":
+        tfl = _tflite_name(entry.get("tflite", []))
+        if tfl == "removed":
+            reason = "the converter removes it (no kernel needed)"
+        else:
+            reason = f"TFLite builtin {tfl[8:].replace('+', ' + ')}{variant}"
+            if "TRANSPOSE" in entry.get("tflite", []) and node.attrs.get("data_format") == "NCHW":
+                reason += " (NCHW: the converter wraps it in TRANSPOSE ops, which cost time)"
+        nc = NodeCompat(node.name, op, tfl, int8, reason)
+    elif status == "flex":
+        note = entry.get("note", "")
+        why = (f"no TFLite builtin for {op}{variant}" + (f" ({note})" if note else "")
+               + "; on TensorFlow's Flex allowlist" + ("" if how.startswith("probe") else " (not probed)"))
+        nc = NodeCompat(node.name, op, "flex", "blocker", why, FLEX_FIX)
+    else:
+        if how == "none":
+            why = f"{op} is neither a TFLite builtin nor on the Flex allowlist (op not probed; judged by name)"
+        else:
+            err = entry.get("error", "")
+            why = f"{op}{variant} is neither a TFLite builtin nor a Flex op" + (f": {err}" if err and
+                                                                               "neither" not in err else "")
+        nc = NodeCompat(node.name, op, "unsupported", "blocker", why, CUSTOM_FIX)
+    if nc.int8 == "float":
+        dts = [d for d in _io_dtypes(g, node) if d]
+        if dtype not in FLOAT_DTYPES and dts and len(dts) == len(node.inputs) + len(node.outputs) and \
+                not any(d in FLOAT_DTYPES for d in dts):
+            nc.int8 = "ok"  # nothing float to quantize (integer or boolean tensors only)
+        else:
+            nc.reason += "; stays float in full-int8 conversion (no int8 kernel, or not quantized)"
+    return nc
+
+
+def _set_apart(g: Graph) -> tuple[set[str], dict[str, list[str]]]:
+    names, cats = set(), {}
+    for node in g.nodes:
+        cat = io_suggest.categorize(node)
+        if cat:
+            names.add(node.name)
+            if not node.is_const:
+                cats.setdefault(cat, set()).add(node.op)
+    return names, {k: sorted(v) for k, v in sorted(cats.items())}
+
+
+def _graph_warnings(g: Graph, model: Model, relevant: list[str], folded: set[str], out: CompatReport,
+                    suggestion) -> None:
+    w = out.warnings
+    nodes = [g.node(n) for n in relevant]
+    ops = {n.op for n in nodes}
+    # inputs with unknown dimensions or rank
+    for n in nodes:
+        if n.op not in PLACEHOLDERS:
+            continue
+        t = g.tensors.get(n.outputs[0]) if n.outputs else None
+        shape = t.shape if t else None
+        dtype = t.dtype if t else None
+        if shape is None:
+            w.append(f"input {n.name} has unknown rank: give the converter its shape (input_shapes=...) "
+                     "or many ops will not convert")
+        elif any(d is None for d in shape):
+            if shape[0] is None and all(d is not None for d in shape[1:]):
+                w.append(f"input {n.name} has an unknown batch dimension {shape}: the model stays dynamic-batch "
+                         "(fix it, e.g. to 1, for delegates and the fastest kernels)")
+            else:
+                w.append(f"input {n.name} has unknown dimensions {shape}: set them (input_shapes=...) or expect "
+                         "dynamic-shape kernels, no GPU/NNAPI delegate, and slower int8 calibration")
+        if dtype == "string":
+            w.append(f"input {n.name} is a string tensor: TFLite builtins take strings in only a few ops; "
+                     "string processing usually needs Flex, or doing it outside the model")
+    # variables left in a frozen graph
+    var_nodes = [n for n in nodes if n.op in VARIABLE_OPS]
+    if var_nodes and model.format not in ("savedmodel", "keras", "tfjs"):
+        kinds = sorted({n.op for n in var_nodes})
+        w.append(f"the graph still holds {len(var_nodes)} variable op(s) ({', '.join(kinds)}): it is not frozen; "
+                 "freeze it with its checkpoint (convert_variables_to_constants) before converting")
+    # training-only nodes
+    roles = {x.name: x for x in suggestion.ignored_inputs} if suggestion else {}
+    for n in nodes:
+        if n.name in roles and roles[n.name].role in ("training_switch", "dropout_keep_prob", "dropout_rate"):
+            r = roles[n.name]
+            w.append(f"training-only input {n.name} ({r.reason}) is on the inference path: fold it to "
+                     f"{r.suggested_value!r} (PlaceholderWithDefault or freeze with it fed) before converting")
+    randoms = [n for n in nodes if re.match(r"^(Random\w*|TruncatedNormal)$", n.op)]
+    if randoms and any(TRAINING_SCOPE.search(n.name) for n in randoms):
+        w.append("dropout is still in the inference path (random ops under a dropout scope): rebuild or freeze "
+                 "the graph in inference mode (keep_prob=1 / training=False)")
+    elif randoms:
+        w.append(f"random ops on the inference path ({', '.join(sorted({n.op for n in randoms}))}): outputs "
+                 "will not be deterministic; is this a training-mode graph?")
+    pipeline = sorted({n.op for n in nodes if PIPELINE_OPS.match(n.op)})
+    if pipeline:
+        w.append(f"input-pipeline ops on the inference path ({', '.join(pipeline)}): cut the graph at a "
+                 "Placeholder and feed data from outside the model")
+    cf1 = sorted(ops & V1_CONTROL_FLOW)
+    if cf1:
+        w.append(f"TF1 control flow ({', '.join(cf1)}): the converter rewrites it into IF/WHILE subgraphs, which "
+                 "stay float under int8 and are not taken by most delegates; if it switches training behaviour "
+                 "(is_training, dropout), export in inference mode instead")
+    cf2 = sorted(ops & V2_CONTROL_FLOW)
+    if cf2:
+        w.append(f"control flow ({', '.join(cf2)}) becomes IF/WHILE subgraphs: they stay float under int8 and "
+                 "most delegates do not take them" + ("" if any(gr.kind == "function" for gr in model.graphs)
+                                                      else "; the bodies (function library) were not inspected"))
+    fq = sorted({n.op for n in nodes if FAKE_QUANT.match(n.op)})
+    if fq:
+        w.append(f"quantization-aware graph ({', '.join(fq)}): the converter turns the fake-quant ranges into "
+                 "QUANTIZE/DEQUANTIZE; convert with optimizations=[DEFAULT] (no representative dataset needed for "
+                 "the ranges it covers) to get an int8 model")
+    strings = sorted({n.op for n in nodes if n.name not in folded and any(
+        (g.tensors.get(t).dtype if g.tensors.get(t) else None) == "string" for t in n.outputs)
+        and n.op not in PLACEHOLDERS})
+    if strings:
+        w.append(f"string tensors are computed on the inference path (by {', '.join(strings)}): most string ops "
+                 "need Flex")
+
+
+def _check_tf(model: Model, outputs: Optional[list[str]]) -> CompatReport:
+    table = load_table()
+    g = model.main
+    out = CompatReport(tf_version_basis=table.get("tf_version_basis", "?"), builtins_only=False)
+    apart_names, out.set_apart = _set_apart(g)
+    suggestion = io_suggest.suggest(model)
+    out.outputs = _resolve_outputs(g, suggestion, outputs)
+    if not out.outputs:
+        out.verdict = "No outputs found: name the outputs to check what the converter would see."
+        out.warnings.append("no outputs could be suggested; pass outputs=[...]")
+        return out
+    relevant = [n for n in _ancestors(g, out.outputs) if n not in apart_names or n in out.outputs]
+    apart_on_path = sorted({g.node(n).op for n in _ancestors(g, out.outputs) if n in apart_names
+                            and not g.node(n).is_const and g.node(n).op != "NoOp"})
+    folded = _folded(g, relevant)
+    cons = g.consumers()
+    fused = fusions(g, relevant, folded, cons)
+    for name in relevant:
+        node = g.node(name)
+        if name in fused and name not in folded:
+            out.nodes[name] = NodeCompat(name, node.op, f"builtin:{fused[name]}", "ok",
+                                         f"part of a {fused[name]} pattern: the converter fuses it into one "
+                                         f"{fused[name]} builtin")
+            continue
+        if name in folded:
+            if not node.is_const and node.op != "Const":
+                out.nodes[name] = NodeCompat(name, node.op, "folded", "ok",
+                                             "computes a constant: the converter folds it")
+            continue
+        out.nodes[name] = classify_tf_node(g, node, model.format, cons)
+    # function bodies (SavedModel / control flow v2), when the reader expanded them
+    by_name = {gr.name: gr for gr in model.graphs[1:]}
+    seen_fn: set[str] = set()
+    todo = [c for name in relevant for c in g.node(name).calls] + \
+           [v["func"] for name in relevant for v in g.node(name).attrs.values()
+            if isinstance(v, dict) and "func" in v]
+    while todo:
+        fname = todo.pop()
+        if fname in seen_fn or fname not in by_name:
+            continue
+        seen_fn.add(fname)
+        fg = by_name[fname]
+        fcons = fg.consumers()
+        for node in fg.op_nodes():
+            if node.op in ("_Arg", "_Retval", "Const", "NoOp") or node.op in PLACEHOLDERS:
+                continue
+            out.nodes[f"{fname}/{node.name}"] = classify_tf_node(fg, node, model.format, fcons)
+            todo.extend(node.calls)
+            todo.extend(v["func"] for v in node.attrs.values() if isinstance(v, dict) and "func" in v)
+    if apart_on_path:
+        out.warnings.append(f"training/saver nodes feed the outputs ({', '.join(apart_on_path)}): they are left out "
+                            "of this check; make sure the outputs are the inference outputs")
+    _graph_warnings(g, model, relevant, folded, out, suggestion)
+    _summarize(out)
+    _tf_notes(g, model, relevant, folded, out)
+    return out
+
+
+def _summarize(out: CompatReport) -> None:
+    flex, unsup, blockers, unknown = set(), set(), set(), set()
+    for nc in out.nodes.values():
+        if nc.tflite == "flex":
+            flex.add(nc.op)
+        elif nc.tflite == "unsupported" or nc.tflite.startswith("custom:"):
+            unsup.add(nc.op)
+            if "judged by name" in nc.reason:
+                unknown.add(nc.op)
+        if nc.int8 in ("float", "blocker"):
+            blockers.add(nc.op)
+    out.needs_flex = sorted(flex)
+    out.unsupported = sorted(unsup)
+    out.unknown_ops = sorted(unknown)
+    out.int8_blockers = sorted(blockers)
+    out.builtins_only = not flex and not unsup
+    out.int8_full = out.builtins_only and not blockers
+    out.verdict = _verdict(out)
+
+
+def _names(ops: list[str], n: int = 4) -> str:
+    return ", ".join(ops[:n]) + (f" and {len(ops) - n} more" if len(ops) > n else "")
+
+
+def _verdict(out: CompatReport) -> str:
+    if out.unsupported:
+        one = len(out.unsupported) == 1
+        s = (f"Will not convert as is: {_names(out.unsupported)} "
+             + ("is neither a TFLite builtin nor a Flex op" if one else "are neither TFLite builtins nor Flex ops"))
+        if out.needs_flex:
+            s += f", and {_names(out.needs_flex)} need SELECT_TF_OPS"
+        return s + "."
+    if out.needs_flex:
+        return (f"Converts only with SELECT_TF_OPS (Flex) for {_names(out.needs_flex)}; "
+                "full-integer int8 is out of reach while Flex ops remain.")
+    if out.int8_full:
+        return "Converts with TFLite builtins only, and full-integer int8 quantization should succeed."
+    return (f"Converts with TFLite builtins only, but full-integer int8 leaves {_names(out.int8_blockers)} "
+            "in float.")
+
+
+def _tf_notes(g: Graph, model: Model, relevant: list[str], folded: set[str], out: CompatReport) -> None:
+    weight_ops = {"Conv2D", "DepthwiseConv2dNative", "MatMul", "BatchMatMulV2", "BatchMatMulV3", "Conv3D",
+                  "Conv2DBackpropInput", "Einsum", "GatherV2"}
+    big = 0
+    for name in relevant:
+        node = g.node(name)
+        if node.op not in weight_ops or name in folded:
+            continue
+        for t in node.inputs:
+            tt = g.tensors.get(t)
+            if tt is not None and tt.is_const and tt.dtype == "float32" and (num_elements(tt.shape) or 0) >= 1024:
+                big += 1
+    if out.builtins_only or out.needs_flex and not out.unsupported:
+        if big:
+            out.notes.append(
+                f"dynamic-range quantization (optimizations=[DEFAULT], no dataset) works with "
+                f"{'builtins' if out.builtins_only else 'Flex'}: {big} weight tensor(s) of 1024+ elements "
+                "become int8, activations stay float32 (about 4x smaller weights, float I/O)")
+        else:
+            out.notes.append("dynamic-range quantization would change nothing: no weight tensor has the 1024+ "
+                             "elements the converter requires")
+        out.notes.append("float16 quantization (target_spec.supported_types=[float16]) stores float weights as "
+                         "float16 (about 2x smaller) and computes in float32 on CPU, float16 on GPU")
+    if not out.int8_full and out.builtins_only:
+        out.notes.append("full int8 with TFLITE_BUILTINS (not _INT8 only) still converts: the ops listed in "
+                         "int8_blockers run in float between QUANTIZE/DEQUANTIZE pairs")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Keras sources (nodes are layers)
+# ----------------------------------------------------------------------------------------------------------
+
+KERAS_STRUCTURAL = {"InputLayer", "Input", "Functional", "Sequential", "Model"}
+
+
+def _check_keras(model: Model, outputs: Optional[list[str]]) -> CompatReport:
+    table = load_table()
+    layers = table.get("keras_layers", {})
+    g = model.main
+    out = CompatReport(tf_version_basis=table.get("tf_version_basis", "?"), builtins_only=False)
+    out.outputs = [n.name for n in g.nodes]
+    for node in g.nodes:
+        cls = node.op
+        if cls in KERAS_STRUCTURAL:
+            out.nodes[node.name] = NodeCompat(node.name, cls, "input" if "Input" in cls else "removed", "ok",
+                                              "structure, not an op")
+            continue
+        key = cls
+        if cls == "Activation":
+            act = node.attrs.get("activation")
+            if isinstance(act, dict):
+                act = act.get("class_name") or act.get("config", {}).get("name")
+            key = f"Activation[{act}]"
+        elif cls == "UpSampling2D" and node.attrs.get("interpolation") == "bilinear":
+            key = "UpSampling2D[bilinear]"
+        entry = layers.get(key) or layers.get(cls)
+        if not entry or "status" not in entry:
+            out.nodes[node.name] = NodeCompat(node.name, cls, "unknown", "ok",
+                                              f"Keras layer {key}: not in the layer table; check it by converting")
+            out.unknown_ops.append(cls)
+            continue
+        tf_ops = ", ".join(entry.get("tf_ops", [])) or "nothing"
+        if entry["status"] == "builtin":
+            nc = NodeCompat(node.name, cls, _tflite_name(entry.get("tflite", [])), entry.get("int8", "ok"),
+                            f"traces to {tf_ops}")
+        elif entry["status"] == "flex":
+            nc = NodeCompat(node.name, cls, "flex", "blocker", f"traces to {tf_ops}; needs Flex", FLEX_FIX)
+        else:
+            nc = NodeCompat(node.name, cls, "unsupported", "blocker", f"traces to {tf_ops}: does not convert",
+                            CUSTOM_FIX)
+        out.nodes[node.name] = nc
+    unknown = sorted(set(out.unknown_ops))
+    _summarize(out)
+    out.unknown_ops = unknown
+    if out.unknown_ops:
+        out.warnings.append(f"layers not in the table ({', '.join(out.unknown_ops)}): judged as convertible; "
+                            "custom layers and Lambda layers may trace to any op")
+        out.verdict += " (Unknown layers not judged.)"
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# TFLite sources
+# ----------------------------------------------------------------------------------------------------------
+
+QDQ = {"QUANTIZE", "DEQUANTIZE"}
+INT_ACT = {"int8", "uint8"}
+
+
+def _check_tflite(model: Model) -> CompatReport:
+    table = load_table()
+    out = CompatReport(tf_version_basis=table.get("tf_version_basis", "?"), builtins_only=True)
+    float_ops: set[str] = set()
+    flex, custom = set(), set()
+    act_int8 = act_int16 = act_float = False
+    w_int8 = w_f16 = False
+    has_var = has_cf = False
+    sparse = []
+    dynamic = []
+    multi = len(model.graphs) > 1
+    for gi, g in enumerate(model.graphs):
+        for t in g.tensors.values():
+            if t.sparsity:
+                sparse.append(t.name)
+        for name in g.inputs:
+            t = g.tensors.get(name)
+            sig = t.shape_signature if t is not None else None
+            if gi == 0 and sig and any(d is None or (isinstance(d, int) and d < 0) for d in sig):
+                dynamic.append(f"{name} {sig}")
+        for node in g.nodes:
+            if node.is_const:
+                continue
+            key = f"{g.name}/{node.name}" if multi and gi > 0 else node.name
+            op = node.op
+            tensors = [g.tensors.get(t) for t in node.inputs + node.outputs if t in g.tensors]
+            acts = [t for t in tensors if t is not None and not t.is_const and not t.is_variable]
+            consts = [t for t in tensors if t is not None and t.is_const]
+            if op in ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"):
+                has_var = True
+            if op in ("IF", "WHILE", "CALL_ONCE", "CALL"):
+                has_cf = True
+            touches_float = any(t.dtype == "float32" for t in tensors if t is not None)
+            if op == "DEQUANTIZE" and any(t.dtype == "float16" for t in consts):
+                w_f16 = True
+            if op not in QDQ:
+                if any(t.dtype in INT_ACT and t.quantization is not None and t.quantization.scale for t in acts):
+                    act_int8 = True
+                if any(t.dtype == "int16" and t.quantization is not None and t.quantization.scale for t in acts):
+                    act_int16 = True
+                if any(t.dtype == "float32" for t in acts):
+                    act_float = True
+                if any(t.dtype == "int8" and t.quantization is not None and t.quantization.scale for t in consts):
+                    w_int8 = True
+            int8 = "ok" if op in QDQ or not touches_float else "float"
+            if node.custom and op.upper() == "CUSTOM":  # a reader that keeps the code in an attribute
+                op = str(node.attrs.get("custom_code") or node.attrs.get("code") or op)
+            if node.custom:
+                if op.startswith("Flex"):
+                    flex.add(op[4:])
+                    nc = NodeCompat(key, op, "flex", "blocker", f"Flex op: runs TensorFlow's {op[4:]} kernel",
+                                    "link the Flex delegate (select-TF-ops runtime)")
+                else:
+                    custom.add(op)
+                    nc = NodeCompat(key, op, f"custom:{op}", "blocker" if int8 == "float" else int8,
+                                    "custom op: the interpreter must register a kernel for it", CUSTOM_FIX)
+            else:
+                nc = NodeCompat(key, op, f"builtin:{op}", int8,
+                                "TFLite builtin" + ("; reads or writes float32" if int8 == "float" else ""))
+            if int8 != "ok" or nc.int8 == "blocker":
+                float_ops.add(op)
+            out.nodes[key] = nc
+    out.needs_flex = sorted(flex)
+    out.custom_ops = sorted(custom)
+    out.unsupported = sorted(custom)
+    out.builtins_only = not flex and not custom
+    out.int8_blockers = sorted(float_ops)
+    out.int8_full = out.builtins_only and not float_ops
+    if act_int16:
+        qt = "int16x8" if not act_float else "mixed"
+    elif act_int8:
+        qt = "full_int8" if not act_float else "mixed"
+    elif w_int8:
+        qt = "dynamic_range"
+    elif w_f16:
+        qt = "float16_weights"
+    else:
+        qt = "float32"
+    out.quantization_type = qt
+    w = out.warnings
+    if flex:
+        w.append(f"Flex ops ({', '.join(sorted(flex))}): the app must link the Flex delegate (select-TF-ops "
+                 "runtime, several MB)")
+    if custom:
+        w.append(f"custom ops ({', '.join(sorted(custom))}): the app must register their kernels")
+    if has_var:
+        w.append("resource variables (VAR_HANDLE/READ_VARIABLE/ASSIGN_VARIABLE): state lives in the interpreter; "
+                 "delegates do not take these ops")
+    if has_cf:
+        w.append("control-flow subgraphs (IF/WHILE/CALL_ONCE): they run on CPU; delegates do not take them")
+    if sparse:
+        w.append(f"{len(sparse)} sparse tensor(s) ({', '.join(sparse[:3])}): needs the sparsity-aware kernels "
+                 "(DENSIFY otherwise expands them at load)")
+    if dynamic:
+        w.append(f"inputs with dynamic dimensions ({'; '.join(dynamic[:3])}): resize them before allocating tensors")
+    if qt == "mixed":
+        w.append("mixed quantization: some ops compute in float between QUANTIZE/DEQUANTIZE; integer-only "
+                 "accelerators (Edge TPU, some NPUs) will not run the whole model")
+    if qt == "dynamic_range":
+        out.notes.append("dynamic-range model: int8 weights, float32 activations quantized on the fly; integer-only "
+                         "accelerators cannot run it")
+    if qt == "float16_weights":
+        out.notes.append("float16 weights dequantized to float32 at load on CPU; GPU delegates compute in float16")
+    if out.int8_full:
+        out.verdict = {"full_int8": "A full-integer model with builtins only: runs on integer-only accelerators.",
+                       "int16x8": "An int16x8 model with builtins only."}.get(
+            qt, "Builtins only, and no op computes in float32.")
+    elif out.builtins_only:
+        out.verdict = (f"Builtins only ({qt.replace('_', ' ')}); {_names(out.int8_blockers)} "
+                       f"{'computes' if len(out.int8_blockers) == 1 else 'compute'} in float32.")
+    else:
+        parts = []
+        if flex:
+            parts.append(f"needs the Flex delegate for {_names(sorted(flex))}")
+        if custom:
+            parts.append(f"needs custom kernels for {_names(sorted(custom))}")
+        out.verdict = f"This {qt.replace('_', ' ')} model " + " and ".join(parts) + "."
+    return out
