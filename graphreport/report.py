@@ -2,6 +2,7 @@
 
 SCHEMA_VERSION changes whenever the JSON shape changes:
   1 - first version: format, inputs, outputs, ignored_inputs, op_counts, nodes, totals, commands, tensors.
+  2 - `compatibility` (TFLite / int8 verdicts); per node `tflite`, `int8`, `tflite_reason`.
 """
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from . import __version__
-from .analysis import commands, io_suggest, summary
+from .analysis import commands, compat, io_suggest, summary
 from .model import Model, split_tensor_name
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Report:
     io: io_suggest.IOSuggestion
     summary: summary.Summary
     commands: list[dict]
+    compat: Optional[compat.CompatReport] = None
     warnings: list[str] = field(default_factory=list)
     diagram_svg: Optional[str] = None
     diagram_note: str = ""
@@ -49,7 +51,8 @@ class Report:
             "op_counts": self.summary.op_counts,
             "totals": {"nodes": self.summary.nodes, "op_nodes": self.summary.op_nodes,
                        "params": self.summary.params, "weight_bytes": self.summary.weight_bytes},
-            "nodes": [node_dict(g, n) for n in g.nodes],
+            "compatibility": self.compat_dict(),
+            "nodes": [self.node_dict(n) for n in g.nodes],
             "tensors": [tensor_dict(g.tensors[k]) for k in g.tensors] if m.format == "tflite" else [],
             "subgraphs": [{"name": sg.name, "kind": sg.kind, "nodes": len(sg.nodes)} for sg in m.graphs],
             "functions": m.details.get("functions", []),
@@ -57,6 +60,19 @@ class Report:
             "metadata": m.metadata,
             "warnings": self.warnings + m.warnings,
         }
+
+
+    def compat_dict(self) -> Optional[dict]:
+        if self.compat is None:
+            return None
+        return {**self.compat.to_dict(), **self.compat.details_dict()}
+
+    def node_dict(self, n) -> dict:
+        d = node_dict(self.model.main, n)
+        c = self.compat.nodes.get(n.name) if self.compat else None
+        if c is not None:
+            d["tflite"], d["int8"], d["tflite_reason"] = c.tflite, c.int8, c.reason
+        return d
 
 
 def _io(x: io_suggest.IOTensor) -> dict:
@@ -93,16 +109,11 @@ def build_report(model: Model, diagram: bool = True) -> Report:
     io = io_suggest.suggest(model)
     summ = summary.summarize(model)
     cmds = commands.build_commands(model.format, model.path, io)
-    warnings = []
-    for i in io.inputs:
-        if i.unknown_dims:
-            warnings.append(f"input {i.name} has unknown dimensions {i.shape}: the converter needs fixed "
-                            "input shapes (pass them with --input_shapes)")
-    if io.has_variables and model.format != "tflite":
-        warnings.append("the graph holds variables: freeze it (freeze_graph) before converting to TFLite")
+    warnings = []  # unknown input dims and unfrozen variables are the compatibility section's to say
     if model.format != "tflite" and not io.outputs:
         warnings.append("no output could be suggested: name the outputs yourself")
-    rep = Report(model=model, io=io, summary=summ, commands=cmds, warnings=warnings)
+    rep = Report(model=model, io=io, summary=summ, commands=cmds, warnings=warnings,
+                 compat=compat.check_compat(model))
     if diagram:
         from .render import svg
         rep.diagram_svg, rep.diagram_note, rep.diagram_ids = svg.render_diagram(model)

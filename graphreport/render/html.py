@@ -82,10 +82,28 @@ def node_rows(report) -> list[dict]:
         const = set(weights.get(n.name, []))
         ins = [t[:-2] if t.endswith(":0") else t for t in n.inputs if t not in const]
         outs = [f"{g.tensors[t].dtype or '?'} {fmt_shape(g.tensors[t].shape)}" for t in n.outputs]
-        rows.append({"id": report.diagram_ids.get(n.name, ""), "index": i, "name": n.name, "op": n.op, "inputs": ins, "weights": w,
+        c = report.compat.nodes.get(n.name) if report.compat else None
+        rows.append({"id": report.diagram_ids.get(n.name, ""), "index": i, "tflite": c.tflite if c else "", "name": n.name, "op": n.op, "inputs": ins, "weights": w,
                      "outputs": outs, "attrs": _attrs(n.attrs),
                      "search": f"{n.name} {n.op} {' '.join(outs)}".lower()})
     return rows
+
+
+ATTENTION = ("flex", "unsupported", "custom", "unknown")
+
+
+def compat_rows(report) -> list[dict]:
+    """Nodes whose TFLite or int8 status needs a look, grouped by (op, status, reason), worst first."""
+    if report.compat is None:
+        return []
+    groups: dict[tuple, list[str]] = {}
+    for c in report.compat.nodes.values():
+        if c.tflite.startswith(ATTENTION) or c.int8 == "blocker":
+            groups.setdefault((c.op, c.tflite, c.int8, c.reason, c.fix), []).append(c.name)
+    rows = [{"op": k[0], "tflite": k[1], "int8": k[2], "reason": k[3], "fix": k[4], "count": len(v),
+             "names": v[:3], "more": len(v) - 3} for k, v in groups.items()]
+    return sorted(rows, key=lambda x: (not x["tflite"].startswith(("unsupported", "custom")),
+                                       not x["tflite"].startswith("flex"), x["op"]))
 
 
 def render_html(report) -> str:
@@ -94,7 +112,7 @@ def render_html(report) -> str:
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
     tpl = _env().get_template("report.html.j2")
     return tpl.render(
-        r=data, rows=node_rows(report), css=Markup(_read("report.css")), js=Markup(js),
+        r=data, rows=node_rows(report), compat_rows=compat_rows(report), css=Markup(_read("report.css")), js=Markup(js),
         script_hash=f"sha256-{digest}", data_json=Markup(script_json(data)),
         diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
         diagram_note=report.diagram_note, format_names=FORMAT_NAMES,
