@@ -96,12 +96,9 @@ def node_dict(g, n) -> dict:
 
 def tensor_dict(t) -> dict:
     d = {"name": t.name, "dtype": t.dtype, "shape": t.shape, "shape_signature": t.shape_signature,
-         "const_bytes": t.const.nbytes if t.const else None}
-    if t.quantization is not None:
-        q = asdict(t.quantization)
-        d["quantization"] = q
-    if t.sparsity:
-        d["sparsity"] = t.sparsity
+         "const_bytes": t.const.nbytes if t.const else None,
+         "quantization": asdict(t.quantization) if t.quantization is not None else None,
+         "sparsity": t.sparsity}
     return d
 
 
