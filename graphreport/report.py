@@ -113,5 +113,9 @@ def build_report(model: Model, diagram: bool = True) -> Report:
                  compat=compat.check_compat(model))
     if diagram:
         from .render import svg
-        rep.diagram_svg, rep.diagram_note, rep.diagram_ids = svg.render_diagram(model)
+        keep = None
+        if model.format != "tflite" and io.outputs:
+            outs = [o.name for o in io.outputs]
+            keep = io_suggest.ancestors(model.main, outs) | set(outs)
+        rep.diagram_svg, rep.diagram_note, rep.diagram_ids = svg.render_diagram(model, keep=keep)
     return rep

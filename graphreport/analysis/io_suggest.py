@@ -98,8 +98,9 @@ def _descendants(g: Graph, starts: set[str], allowed: set[str]) -> set[str]:
     return seen
 
 
-def _ancestors(g: Graph, start: str) -> set[str]:
-    seen, stack = set(), [start]
+def ancestors(g: Graph, starts) -> set[str]:
+    """Names of the nodes that the given nodes depend on through data edges."""
+    seen, stack = set(), list(starts)
     while stack:
         node = g.node(stack.pop())
         if node is None:
@@ -196,7 +197,7 @@ def suggest_graph(g: Graph) -> IOSuggestion:
         feeds_loss = any(c in loss_region for c in used_by)
         if in_inference and not feeds_loss:
             continue
-        if data_inputs and not (_ancestors(g, node.name) & data_inputs):
+        if data_inputs and not (ancestors(g, [node.name]) & data_inputs):
             continue  # computes nothing from the data: leftovers, constants, step counters
         if feeds_loss:
             frontier.append(node)
@@ -210,9 +211,9 @@ def suggest_graph(g: Graph) -> IOSuggestion:
     # variance, say). A graph without a loss region keeps all its sinks.
     frontier_names = {n.name for n in frontier}
     chosen = {n.name for n in frontier
-              if n.name not in pure or not (_ancestors(g, n.name) & frontier_names)}
+              if n.name not in pure or not (ancestors(g, [n.name]) & frontier_names)}
     for node in sinks:
-        if not frontier or _ancestors(g, node.name) & chosen:
+        if not frontier or ancestors(g, [node.name]) & chosen:
             chosen.add(node.name)
     s.outputs = [_io(g, n) for n in g.nodes if n.name in chosen]
     return s

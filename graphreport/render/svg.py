@@ -12,7 +12,7 @@ import subprocess
 from ..model import Model
 
 MAX_NODES = 1500
-DOT_TIMEOUT_S = 60
+DOT_TIMEOUT_S = 20
 CATEGORY_COLORS = {  # fill colours by op family, loosely after Netron's palette
     "conv": "#cfe2f3", "pool": "#d9ead3", "norm": "#fff2cc", "act": "#f4cccc", "shape": "#eeeeee",
     "io": "#d0e0e3", "other": "#ffffff",
@@ -86,18 +86,20 @@ def _cluster_key(names: list[str]):
     return key
 
 
-def build_dot(model: Model, max_nodes: int = MAX_NODES) -> tuple[str, dict, int, int]:
-    """(dot source, node name -> diagram id, ops not drawn because of the cap, constant-only ops folded)."""
+def build_dot(model: Model, max_nodes: int = MAX_NODES, keep=None, clusters_on: bool = True):
+    """(dot source, node name -> diagram id, ops not drawn because of the cap, constant-only ops folded).
+    `keep`: the node names to draw (the inference subgraph), or None for all."""
     g = model.main
     folded = constant_expressions(g)
-    ops = [n for n in g.nodes if not n.is_const and n.name not in folded and n.op != "NoOp"]
+    ops = [n for n in g.nodes if not n.is_const and n.name not in folded and n.op != "NoOp"
+           and (keep is None or n.name in keep)]
     drawn = ops[:max_nodes]
     ids = {n.name: f"n{i}" for i, n in enumerate(drawn)}
     lines = ["digraph G {", 'graph [rankdir=TB, fontname="Helvetica", fontsize=10, nodesep=0.15, ranksep=0.25];',
              'node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=9, height=0.2, '
              'margin="0.06,0.02"];',
              'edge [fontname="Helvetica", fontsize=7, color="#777777", arrowsize=0.5];']
-    key = _cluster_key([n.name for n in drawn])
+    key = _cluster_key([n.name for n in drawn]) if clusters_on else (lambda name: "")
     clusters: dict[str, list] = {}
     for n in drawn:
         clusters.setdefault(key(n.name), []).append(n)
@@ -137,24 +139,43 @@ def _q_label(op: str, name: str, levels: int = 1) -> str:
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
 
 
-def render_diagram(model: Model, max_nodes: int = MAX_NODES) -> tuple[str | None, str, dict]:
-    """(inline SVG or None, note, node name -> id of its box in the SVG)."""
+def _run_dot(exe: str, src: str, timeout: float):
+    try:
+        proc = subprocess.run([exe, "-Tsvg"], input=src.encode("utf-8"), capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"Graphviz took longer than {timeout:.0f} s"
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
+        return None, f"Graphviz failed: {err[0] if err else 'unknown error'}"
+    return proc.stdout.decode("utf-8", "replace"), ""
+
+
+def render_diagram(model: Model, max_nodes: int = MAX_NODES, keep=None) -> tuple[str | None, str, dict]:
+    """(inline SVG or None, note, node name -> id of its box in the SVG). A layout with name-scope
+    clusters gets DOT_TIMEOUT_S; if that is not enough, a plain layout gets as long again."""
     exe = shutil.which("dot")
     if exe is None:
         return None, "Graphviz `dot` is not installed: no diagram (install the graphviz package).", {}
-    src, ids, cut, folded = build_dot(model, max_nodes)
-    try:
-        proc = subprocess.run([exe, "-Tsvg"], input=src.encode("utf-8"), capture_output=True,
-                              timeout=DOT_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return None, f"Graphviz took longer than {DOT_TIMEOUT_S} s: no diagram.", {}
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-        return None, f"Graphviz failed: {err[0] if err else 'unknown error'}", {}
-    svg = _PROLOG.sub("", proc.stdout.decode("utf-8", "replace"), count=1)
+    src, ids, cut, folded = build_dot(model, max_nodes, keep)
+    out, err = _run_dot(exe, src, DOT_TIMEOUT_S)
+    plain = ""
+    if out is None and "longer" in err:
+        src, ids, cut, folded = build_dot(model, max_nodes, keep, clusters_on=False)
+        out, err2 = _run_dot(exe, src.replace("graph [", "graph [splines=line, nslimit=2, mclimit=0.5, ", 1),
+                             DOT_TIMEOUT_S)
+        plain = f" {err} with name-scope boxes, so they are left out."
+        err = err2 or err
+    if out is None:
+        return None, err + ": no diagram.", {}
+    svg = _PROLOG.sub("", out, count=1)
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
     note = "Constants are folded into the ops that use them"
     note += f", and so are {folded} ops computed from constants alone." if folded else "."
+    if keep is not None:
+        hidden = sum(1 for n in model.main.nodes if not n.is_const and n.name not in keep)
+        if hidden:
+            note += (f" Only the inference subgraph (what the outputs depend on) is drawn: {hidden} other "
+                     "nodes (training, saver, summaries, initialisation...) are not.")
     if cut:
         note += f" The graph has more than {max_nodes} ops: the first {max_nodes} are drawn, {cut} are not."
-    return svg, note, ids
+    return svg, note + plain, ids
