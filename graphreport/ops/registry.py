@@ -178,6 +178,14 @@ def lookup(op: str) -> Optional[OpInfo]:
     return REGISTRY.get(op)
 
 
+def coverage() -> list[dict]:
+    """One row per registered op: which rules it has (for a coverage table generated from the registry)."""
+    _load_families()
+    return [{"op": op, "shape": info.shape is not None, "cost": info.cost is not None,
+             "value": info.value is not None, "dtype": info.dtype is not None}
+            for op, info in sorted(REGISTRY.items())]
+
+
 _loaded = False
 
 

@@ -1,0 +1,308 @@
+"""Per-op cost: MACs, FLOPs, parameters, weight bytes, output activation bytes; totals, roll-up per name
+scope (layer), the costliest ops, and the ops whose cost is unknown (with the reason, never a silent 0).
+
+Run shape inference first (analysis.shapes.infer_shapes) for formats that do not store shapes. The
+conventions below are shown in reports as they are.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..model import DTYPE_SIZES, Graph, Model, Node, num_elements
+from ..ops.helpers import MAX_VALUE_ELEMENTS, Unknown
+from ..ops.registry import Ctx, lookup
+from .memory import MemoryEstimate, peak_activation
+from .shapes import CALL_OPS
+from .summary import is_weight
+
+CONVENTIONS = """\
+MACs count multiply-accumulates of convolutions (2-D, 3-D, depthwise, transposed), matrix products
+(MatMul, BatchMatMul, Einsum, FULLY_CONNECTED) only; FLOPs = 2 x MACs for those ops.
+Convolution MACs = output elements x kernel height x kernel width (x kernel depth) x filter input depth;
+depthwise: output elements x kernel height x kernel width; transposed convolution: input elements x kernel
+size x output depth; matrix product: output elements x inner dimension.
+Element-wise ops: 1 FLOP per output element (activations, Cast, comparisons and transcendental functions
+included), except Rsqrt 2, SquaredDifference 2, Softmax and LogSoftmax 5 (subtract max, exp, sum, divide),
+AddN n - 1 per element, BiasAdd 1. A fused activation in a TFLite op adds 1 FLOP per output element.
+Batch normalization (inference): 2 FLOPs per element (scale and shift); in training mode: unknown.
+Pooling (max and average): window size x output elements. Mean: 1 FLOP per input element (n - 1 adds and
+one divide per output); Sum, Max, Min, Prod, ArgMax: input - output elements.
+Resize: bilinear 8 FLOPs per output element, bicubic 32, nearest neighbour 0. TopK: 1 per input element;
+L2Loss: 2 per input element; L2 normalization: 3 per element; random number generation: 1 per element.
+Function calls: the cost of the called function's body when the model holds it; While / If: unknown
+(a data-dependent number of iterations / a branch chosen at run time); TFLite CALL_ONCE: 0 (runs once).
+Data movement and bookkeeping (Reshape, Transpose, Concat, Pad, Slice, Gather, Identity, Const,
+Placeholder, Shape ...): 0 by rule; their price is memory traffic, shown as activation bytes.
+Constant-only subgraphs (e.g. rsqrt of a batch-norm variance) are counted as the graph states them;
+their share is given apart ("foldable").
+Params: elements of constant weight inputs (each constant counted once); weight bytes: their stored size.
+Activation bytes: size of each op's outputs; peak activation memory: largest sum of live non-constant
+tensors over the execution order (see memory.py).
+Unknown: an op without a cost rule or whose shapes are not fully known is listed with the reason and
+left out of the totals."""
+
+
+@dataclass
+class NodeCost:
+    node: str
+    op: str
+    macs: Optional[int]
+    flops: Optional[int]
+    params: int = 0
+    weight_bytes: int = 0
+    activation_bytes: Optional[int] = None
+    known: bool = True
+    reason: Optional[str] = None
+    graph: str = "main"
+    scope: str = ""
+    foldable: bool = False  # every data input is constant(-derived): a graph optimizer would fold it
+
+
+@dataclass
+class ScopeCost:
+    scope: str
+    nodes: int = 0
+    macs: int = 0
+    flops: int = 0
+    params: int = 0
+    weight_bytes: int = 0
+    activation_bytes: int = 0
+    unknown: int = 0
+
+
+@dataclass
+class CostReport:
+    nodes: list[NodeCost] = field(default_factory=list)  # every op node of the main graph
+    totals: dict = field(default_factory=dict)  # macs, flops, params, weight_bytes, activation_bytes_peak ...
+    by_scope: list[ScopeCost] = field(default_factory=list)
+    top: list[NodeCost] = field(default_factory=list)  # costliest ops by FLOPs
+    unknown: list[NodeCost] = field(default_factory=list)
+    per_subgraph: dict[str, dict] = field(default_factory=dict)  # graph name -> totals (TFLite subgraphs ...)
+    subgraph_nodes: dict[str, list[NodeCost]] = field(default_factory=dict)  # the other graphs' node costs
+    by_op_type: dict[str, dict] = field(default_factory=dict)  # op -> {count, macs, flops}
+    memory: Optional[MemoryEstimate] = None
+    conventions: str = CONVENTIONS
+
+
+TOP_N = 10
+
+
+def _bytes(t) -> Optional[int]:
+    n = num_elements(t.shape)
+    if n is None:
+        return None
+    size = DTYPE_SIZES.get(t.dtype or "")
+    return int(n * size) if size is not None else 0
+
+
+def _scope(name: str) -> str:
+    """Name scope of a node; TFLite names fused ops "a/b/Relu6;a/b/conv;..." after the first one."""
+    return name.split(";", 1)[0].rpartition("/")[0]
+
+
+class _GraphCost:
+    def __init__(self, model: Model, g: Graph, cache: dict):
+        self.model, self.g, self.cache = model, g, cache
+        self.counted: set = set()
+        self.foldable: set[str] = set()
+
+    def value_of(self, tname: str):
+        t = self.g.tensors.get(tname)
+        if t is None or t.const is None or t.const.loader is None:
+            return None
+        n = num_elements(t.shape)
+        if n is None or n > MAX_VALUE_ELEMENTS:
+            return None
+        try:
+            return t.const.value()
+        except Exception:  # noqa: BLE001
+            return None
+
+    def ctx_for(self, node: Node) -> Ctx:
+        g = self.g
+        ins = [g.tensors.get(t) for t in node.inputs]
+        outs = [g.tensors[t] for t in node.outputs]
+        names = list(node.inputs)
+        return Ctx(node.op, node.attrs, in_shapes=[t.shape if t is not None else None for t in ins],
+                   in_dtypes=[t.dtype if t is not None else None for t in ins],
+                   out_shapes=[t.shape for t in outs], out_dtypes=[t.dtype for t in outs],
+                   values=lambda i: self.value_of(names[i]), name=node.name,
+                   in_const=[t is not None and t.const is not None for t in ins], n_out=len(outs))
+
+    def node_cost(self, node: Node) -> NodeCost:
+        g = self.g
+        nc = NodeCost(node=node.name, op=node.op, macs=None, flops=None, graph=g.name, scope=_scope(node.name))
+        # parameters: constant weight inputs, each payload once per graph
+        for slot, tname in enumerate(node.inputs):
+            t = g.tensors.get(tname)
+            if t is None or t.const is None or not is_weight(g, node.op, slot, tname):
+                continue
+            key = id(t.const)
+            if key in self.counted:
+                continue
+            self.counted.add(key)
+            nc.params += num_elements(t.shape) or 0
+            nc.weight_bytes += t.const.nbytes
+        # activation bytes
+        total = 0
+        for tname in node.outputs:
+            b = _bytes(g.tensors[tname])
+            if b is None:
+                total = None
+                break
+            total += b
+        nc.activation_bytes = total
+        # foldable: every data input is a constant or the output of a foldable node
+        if node.inputs and all(self._const_like(t) for t in node.inputs) and node.op not in _NOT_FOLDABLE:
+            nc.foldable = True
+            self.foldable.update(node.outputs)
+        # MACs / FLOPs
+        try:
+            if node.op in CALL_OPS:
+                macs, flops = self.call_cost(node)
+            else:
+                info = lookup(node.op)
+                if info is None or info.cost is None:
+                    raise Unknown(f"no cost rule for op {node.op}")
+                c = info.cost(self.ctx_for(node))
+                macs, flops = int(c.get("macs", 0)), int(c.get("flops", 0))
+            nc.macs, nc.flops = macs, flops
+        except Unknown as e:
+            nc.known = False
+            nc.reason = self._explain(node, str(e))
+        except Exception as e:  # noqa: BLE001 - a rule bug must not break the report; say so instead
+            nc.known = False
+            nc.reason = f"cost rule for {node.op} failed: {type(e).__name__}: {e}"
+        return nc
+
+    def _const_like(self, tname: str) -> bool:
+        t = self.g.tensors.get(tname)
+        return t is not None and (t.const is not None or tname in self.foldable)
+
+    def _explain(self, node: Node, reason: str) -> str:
+        """Add why a shape is unknown, when the shape note knows."""
+        for tname in list(node.outputs) + list(node.inputs):
+            t = self.g.tensors.get(tname)
+            if t is not None and t.shape_note and (t.shape is None or None in t.shape):
+                return f"{reason} ({tname}: {t.shape_note})"
+        return reason
+
+    def call_cost(self, node: Node) -> tuple[int, int]:
+        f = node.attrs.get("f")
+        fname = f.get("func") if isinstance(f, dict) else None
+        body = next((x for x in self.model.graphs if x.name == fname and x is not self.g), None)
+        if body is None:
+            raise Unknown(f"calls function {fname or '?'}, whose body is not part of this model's graphs")
+        if fname in self.cache.get("_active", set()):
+            raise Unknown(f"recursive call of function {fname}")
+        if fname not in self.cache:
+            self.cache.setdefault("_active", set()).add(fname)
+            try:
+                self.cache[fname] = _graph_costs(self.model, body, self.cache)
+            finally:
+                self.cache["_active"].discard(fname)
+        costs = self.cache[fname]
+        bad = [c for c in costs if not c.known]
+        if bad:
+            raise Unknown(f"function {fname}: {len(bad)} op(s) of unknown cost, e.g. {bad[0].node}: {bad[0].reason}")
+        return sum(c.macs for c in costs), sum(c.flops for c in costs)
+
+
+_NOT_FOLDABLE = {"Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "VarHandleOp", "VariableV2",
+                 "ReadVariableOp", "RandomUniform", "RandomStandardNormal", "TruncatedNormal"}
+
+
+def _graph_costs(model: Model, g: Graph, cache: dict) -> list[NodeCost]:
+    gc = _GraphCost(model, g, cache)
+    from .shapes import topological_order
+
+    order, _ = (g.nodes, []) if model.format == "tflite" else topological_order(g)
+    out = []
+    for node in order:
+        if node.is_const:
+            continue
+        out.append(gc.node_cost(node))
+    return out
+
+
+def _totals(costs: list[NodeCost], g: Graph, mem: Optional[MemoryEstimate]) -> dict:
+    known = [c for c in costs if c.known]
+    act = [c.activation_bytes for c in costs if c.activation_bytes is not None]
+    return {
+        "macs": sum(c.macs for c in known),
+        "flops": sum(c.flops for c in known),
+        "params": sum(c.params for c in costs),
+        "weight_bytes": sum(c.weight_bytes for c in costs),
+        "activation_bytes_peak": mem.peak_bytes if mem else None,
+        "activation_bytes_total": sum(act),
+        "foldable_flops": sum(c.flops for c in known if c.foldable),
+        "ops": len(costs),
+        "unknown_ops": len(costs) - len(known),
+        "complete": len(known) == len(costs) and (mem is None or mem.complete),
+    }
+
+
+def roll_up(costs: list[NodeCost], depth: Optional[int] = None) -> list[ScopeCost]:
+    """Sum node costs per name scope (the layer, for Keras and slim graphs), costliest first.
+    depth=k keeps the first k scope components ("net/block_1/bn/mul" -> depth 2 -> "net/block_1")."""
+    scopes: dict[str, ScopeCost] = {}
+    for c in costs:
+        key = c.scope
+        if depth is not None and key:
+            key = "/".join(key.split("/")[:depth])
+        key = key or "(root)"
+        s = scopes.setdefault(key, ScopeCost(scope=key))
+        s.nodes += 1
+        s.params += c.params
+        s.weight_bytes += c.weight_bytes
+        s.activation_bytes += c.activation_bytes or 0
+        if c.known:
+            s.macs += c.macs
+            s.flops += c.flops
+        else:
+            s.unknown += 1
+    return sorted(scopes.values(), key=lambda s: (-s.flops, -s.params, s.scope))
+
+
+def compute_cost(model: Model) -> CostReport:
+    """Cost of every op of every graph; totals, scopes, top and unknown lists for the main graph."""
+    report = CostReport()
+    if not model.graphs:
+        return report
+    cache: dict = {}
+    per_graph: dict[str, list[NodeCost]] = {}
+    for g in model.graphs:
+        if g.name in per_graph:
+            continue
+        costs = cache.get(g.name) if g is not model.main else None
+        if costs is None:
+            costs = _graph_costs(model, g, cache)
+        per_graph[g.name] = costs
+    main = model.main
+    costs = per_graph[main.name]
+    report.nodes = costs
+    tflite = model.format == "tflite"
+    report.memory = peak_activation(main, file_order=tflite or None)
+    report.totals = _totals(costs, main, report.memory)
+    if len(model.graphs) > 1 or model.format == "tflite":
+        for g in model.graphs:
+            mem = report.memory if g is main else peak_activation(g, file_order=tflite or None)
+            report.per_subgraph[g.name] = _totals(per_graph[g.name], g, mem)
+    report.subgraph_nodes = {name: c for name, c in per_graph.items() if name != main.name}
+    report.unknown = [c for c in costs if not c.known]
+    report.top = sorted((c for c in costs if c.known and c.flops), key=lambda c: -c.flops)[:TOP_N]
+    report.by_scope = roll_up(costs)
+    ops: dict[str, dict] = {}
+    for c in costs:
+        o = ops.setdefault(c.op, {"count": 0, "macs": 0, "flops": 0, "unknown": 0})
+        o["count"] += 1
+        if c.known:
+            o["macs"] += c.macs
+            o["flops"] += c.flops
+        else:
+            o["unknown"] += 1
+    report.by_op_type = dict(sorted(ops.items(), key=lambda kv: -kv[1]["flops"]))
+    return report
+
+

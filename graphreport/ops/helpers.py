@@ -1,0 +1,199 @@
+"""Shared helpers for shape and cost rules: broadcasting, convolution output sizes, checked products, axes.
+
+Every helper treats ``None`` as an unknown dimension and a ``None`` shape as unknown rank, and returns early
+(``None``) rather than guessing. Rules raise :class:`Unknown` with a reason when a result cannot be known
+statically, and :class:`ShapeError` when the inputs contradict each other.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional, Sequence
+
+Shape = Optional[list]
+
+MAX_VALUE_ELEMENTS = 4096  # constant values larger than this are never materialized for shape arithmetic
+
+
+class Unknown(Exception):
+    """A rule cannot know its result statically; ``str(e)`` says why (shown to the user)."""
+
+
+class ShapeError(Unknown):
+    """The inputs contradict each other (e.g. shapes that do not broadcast); the result stays unknown."""
+
+
+def known(shape: Shape) -> bool:
+    """True when the rank and every dimension are known."""
+    return shape is not None and all(d is not None for d in shape)
+
+
+def rank(shape: Shape) -> Optional[int]:
+    return None if shape is None else len(shape)
+
+
+def checked_mul(*dims) -> Optional[int]:
+    """Product of dimensions; None when any is unknown (or negative, i.e. not a real size)."""
+    n = 1
+    for d in dims:
+        if d is None or d < 0:
+            return None
+        n *= int(d)
+    return n
+
+
+def num_elements(shape: Shape) -> Optional[int]:
+    if shape is None:
+        return None
+    return checked_mul(*shape)
+
+
+def checked_add(*dims) -> Optional[int]:
+    n = 0
+    for d in dims:
+        if d is None:
+            return None
+        n += int(d)
+    return n
+
+
+def merge_dim(a, b):
+    """The more specific of two dimensions that describe the same thing (a known value wins)."""
+    if a is None:
+        return b
+    if b is None or a == b:
+        return a
+    raise ShapeError(f"dimension mismatch: {a} vs {b}")
+
+
+def merge_shapes(a: Shape, b: Shape) -> Shape:
+    """The more specific of two shapes of the same tensor; ShapeError when they contradict."""
+    if a is None:
+        return None if b is None else list(b)
+    if b is None:
+        return list(a)
+    if len(a) != len(b):
+        raise ShapeError(f"rank mismatch: {a} vs {b}")
+    return [merge_dim(x, y) for x, y in zip(a, b)]
+
+
+def more_specific(new: Shape, old: Shape) -> bool:
+    """True when `new` knows something `old` does not (and does not contradict it)."""
+    if new is None:
+        return False
+    if old is None:
+        return True
+    if len(new) != len(old):
+        return False
+    better = False
+    for n, o in zip(new, old):
+        if o is None and n is not None:
+            better = True
+        elif o is not None and n is not None and n != o:
+            return False
+    return better
+
+
+def broadcast(*shapes: Shape) -> Shape:
+    """NumPy/TensorFlow broadcasting of any number of shapes. An unknown dim against a known dim > 1 takes
+    the known one (a valid program has no other choice); against 1 or unknown it stays unknown."""
+    if any(s is None for s in shapes):
+        return None
+    if not shapes:
+        return []
+    r = max(len(s) for s in shapes)
+    out = []
+    for i in range(r):
+        dims = [s[len(s) - r + i] for s in shapes if len(s) - r + i >= 0]
+        res: Optional[int] = 1
+        unknown = False
+        for d in dims:
+            if d is None:
+                unknown = True
+            elif d != 1:
+                if res != 1 and res != d:
+                    raise ShapeError(f"shapes {list(shapes)} do not broadcast")
+                res = d
+        out.append(None if (unknown and res == 1) else res)
+    return out
+
+
+def normalize_axis(axis: int, r: int) -> int:
+    a = int(axis)
+    if not -r <= a < r:
+        raise ShapeError(f"axis {axis} out of range for rank {r}")
+    return a + r if a < 0 else a
+
+
+def conv_out_dim(size, k, stride=1, dilation=1, padding="VALID", pad_before=0, pad_after=0):
+    """Output length of one spatial dimension of a convolution or pooling window.
+
+    VALID: floor((in - effective_k) / stride) + 1; SAME: ceil(in / stride); EXPLICIT: like VALID on the
+    padded input. effective_k = (k - 1) * dilation + 1. Unknown in -> None.
+    """
+    if size is None or k is None:
+        return None
+    eff = (int(k) - 1) * int(dilation) + 1
+    pad = str(padding).upper()
+    if pad == "SAME":
+        return -(-int(size) // int(stride))
+    if pad == "EXPLICIT":
+        size = int(size) + int(pad_before) + int(pad_after)
+    elif pad != "VALID":
+        raise Unknown(f"padding {padding!r} not understood")
+    out = (int(size) - eff) // int(stride) + 1
+    if out < 0:
+        raise ShapeError(f"window {eff} larger than input {size}")
+    return max(out, 0)
+
+
+def conv_transpose_out_dim(size, k, stride=1, dilation=1, padding="VALID"):
+    """Output length of a transposed convolution when no output shape is given (the usual choice)."""
+    if size is None or k is None:
+        return None
+    eff = (int(k) - 1) * int(dilation) + 1
+    if str(padding).upper() == "SAME":
+        return int(size) * int(stride)
+    return (int(size) - 1) * int(stride) + eff
+
+
+def layout(data_format: Optional[str], nd: int) -> tuple[int, int, list[int]]:
+    """(batch axis, channel axis, spatial axes) of an N-spatial-dim tensor in `data_format`.
+
+    Channels-last formats: NHWC, NDHWC, NWC; channels-first: NCHW, NCDHW, NCW (and NCHW_VECT_C unsupported).
+    """
+    fmt = (data_format or "").upper()
+    if fmt.startswith("NC"):
+        return 0, 1, list(range(2, 2 + nd))
+    if fmt in ("", "NHWC", "NDHWC", "NWC", "CHANNELS_LAST"):
+        return 0, nd + 1, list(range(1, 1 + nd))
+    raise Unknown(f"data_format {data_format!r} not supported")
+
+
+def as_int_list(v) -> Optional[list]:
+    """A 1-D int value (numpy array, list, scalar) -> list of ints (None entries preserved); None if absent."""
+    if v is None:
+        return None
+    try:
+        import numpy as np
+
+        if isinstance(v, np.ndarray):
+            return [int(x) for x in v.reshape(-1).tolist()]
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(v, (list, tuple)):
+        return [None if x is None else int(x) for x in v]
+    return [int(v)]
+
+
+def dims_from_shape_value(v: Optional[Sequence]) -> Shape:
+    """A shape operand (e.g. Reshape's `shape`, Fill's `dims`) -> shape; -1 or None entries -> None."""
+    if v is None:
+        return None
+    return [None if (d is None or d < 0) else int(d) for d in v]
+
+
+def prod_known(dims: Iterable) -> int:
+    n = 1
+    for d in dims:
+        if d is not None:
+            n *= int(d)
+    return n
