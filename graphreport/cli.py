@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
                                           "in the current directory")
     r.add_argument("--format", choices=sorted(EXTENSIONS), default=None,
                    help="html (default), json or md; guessed from -o's extension when not given")
+    r.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...",
+                   help="fix an input's shape (repeatable), e.g. x=1,224,224,3; use ? for a dim left unknown")
+    r.add_argument("--outputs", help="comma-separated output node names for the compatibility check "
+                                     "(default: the suggested outputs)")
     r.add_argument("--no-diagram", action="store_true", help="skip the Graphviz diagram")
     r.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
@@ -48,6 +52,28 @@ def write_atomic(path: str, text: str) -> None:
         raise
 
 
+def parse_input_shapes(items: list[str]) -> dict[str, list]:
+    """['x=1,224,224,3'] -> {'x': [1, 224, 224, 3]}; '?' or -1 leaves a dimension unknown."""
+    from .errors import UsageError
+
+    out: dict[str, list] = {}
+    for item in items:
+        name, sep, dims = item.rpartition("=")
+        if not sep or not name:
+            raise UsageError(f"--input-shape wants NAME=D0,D1,..., got {item!r}")
+        shape = []
+        for d in dims.split(",") if dims.strip() else []:
+            d = d.strip()
+            if d in ("?", "-1", "None", "none"):
+                shape.append(None)
+            elif d.isdigit() and int(d) < 2**31:
+                shape.append(int(d))
+            else:
+                raise UsageError(f"--input-shape {item!r}: {d!r} is not a dimension")
+        out[name.split(":")[0]] = shape
+    return out
+
+
 def cmd_report(args) -> int:
     from .readers.detect import load
     from .report import build_report
@@ -66,7 +92,9 @@ def cmd_report(args) -> int:
         if args.debug:
             raise
         raise BadModelError(f"cannot read the model ({type(e).__name__}: {e})", args.model) from None
-    report = build_report(model, diagram=not args.no_diagram and fmt == "html")
+    outputs = [o.strip().split(":")[0] for o in args.outputs.split(",") if o.strip()] if args.outputs else None
+    report = build_report(model, diagram=not args.no_diagram and fmt == "html",
+                          input_shapes=parse_input_shapes(args.input_shape) or None, outputs=outputs)
     if fmt == "html":
         from .render.html import render_html
         text = render_html(report)

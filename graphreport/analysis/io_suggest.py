@@ -124,7 +124,7 @@ def _switch_role(node: Node, g: Graph) -> Optional[IgnoredInput]:
     dtype, shape = (t.dtype, t.shape) if t else (None, None)
     last = node.name.rsplit("/", 1)[-1]
     scalar = shape == [] or (shape is None and node.op == "PlaceholderWithDefault")
-    if dtype == "bool" and scalar:
+    if dtype == "bool" and (scalar or shape is None):  # legacy graphs may not state a scalar's shape
         return IgnoredInput(node.name, "training_switch", "boolean scalar: switches training behaviour",
                             False, dtype, shape)
     if KEEP_PROB.search(last):

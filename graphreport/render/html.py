@@ -10,6 +10,7 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
+from ..render.charts import _si, bar_chart
 from ..render.svg import fmt_shape
 
 FORMAT_NAMES = {"graphdef": "TensorFlow GraphDef", "tflite": "TensorFlow Lite flatbuffer"}
@@ -67,12 +68,14 @@ def _env() -> jinja2.Environment:
     env.filters["shape"] = lambda s: "?" if s is None else "[" + ", ".join(
         "?" if d is None else str(d) for d in s) + "]"
     env.filters["quant"] = _quant
+    env.filters["si"] = lambda v: "?" if v is None else _si(v)
     return env
 
 
 def node_rows(report) -> list[dict]:
     g = report.model.main
     weights = report.summary.weights_by_node
+    costs = report.node_costs()
     rows = []
     for i, n in enumerate(g.nodes):
         if n.is_const:
@@ -83,7 +86,11 @@ def node_rows(report) -> list[dict]:
         ins = [t[:-2] if t.endswith(":0") else t for t in n.inputs if t not in const]
         outs = [f"{g.tensors[t].dtype or '?'} {fmt_shape(g.tensors[t].shape)}" for t in n.outputs]
         c = report.compat.nodes.get(n.name) if report.compat else None
-        rows.append({"id": report.diagram_ids.get(n.name, ""), "index": i, "tflite": c.tflite if c else "", "name": n.name, "op": n.op, "inputs": ins, "weights": w,
+        k = costs.get(n.name)
+        flops_text = ("?" if not k.known else (f"{k.flops:,}" if k.flops else "")) if k else ""
+        rows.append({"id": report.diagram_ids.get(n.name, ""), "index": i, "tflite": c.tflite if c else "",
+                     "macs": k.macs if k and k.known else None, "flops": k.flops if k and k.known else None,
+                     "flops_text": flops_text, "name": n.name, "op": n.op, "inputs": ins, "weights": w,
                      "outputs": outs, "attrs": _attrs(n.attrs),
                      "search": f"{n.name} {n.op} {' '.join(outs)}".lower()})
     return rows
@@ -106,13 +113,29 @@ def compat_rows(report) -> list[dict]:
                                        not x["tflite"].startswith("flex"), x["op"]))
 
 
+LAYER_CHART_MAX = 30
+
+
+def _strip(scope: str, layers) -> str:
+    """A layer's scope without the prefix every layer shares (the model's own scope)."""
+    first = {x.scope.split("/", 1)[0] for x in layers if "/" in x.scope}
+    if len(first) == 1 and all("/" in x.scope for x in layers) and "/" in scope:
+        return scope.split("/", 1)[1]
+    return scope
+
+
 def render_html(report) -> str:
     data = report.to_dict()
+    layers = report.layers()
     js = _read("report.js")
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
     tpl = _env().get_template("report.html.j2")
     return tpl.render(
-        r=data, rows=node_rows(report), compat_rows=compat_rows(report), css=Markup(_read("report.css")), js=Markup(js),
+        r=data, rows=node_rows(report), compat_rows=compat_rows(report),
+        layer_chart=bar_chart([(_strip(x.scope, layers), x.flops) for x in layers[:LAYER_CHART_MAX]]),
+        layer_count=min(
+            LAYER_CHART_MAX, sum(1 for x in layers if x.flops)),
+        op_flops={op: v.get("flops", 0) for op, v in (report.cost.by_op_type if report.cost else {}).items()}, css=Markup(_read("report.css")), js=Markup(js),
         script_hash=f"sha256-{digest}", data_json=Markup(script_json(data)),
         diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
         diagram_note=report.diagram_note, format_names=FORMAT_NAMES,
