@@ -68,3 +68,20 @@ def test_markdown_summary(tmp_path):
     assert "| input | `input` |" in p.stdout
     assert "| output | `logits` |" in p.stdout
     assert "set apart (dropout_keep_prob) | `keep_prob`" in p.stdout
+
+
+def test_input_shape_flag_fixes_unknown_dims():
+    # the manifest's shapes come from TensorFlow: [None, 28, 28, 1] -> [None, 10]; fixing the batch to 1
+    # must give the same shapes with 1 in place of None
+    entry = next(e for e in MANIFEST if e["file"] == "tf1_training.pb")
+    r = report_json(SAMPLES / "tf1_training.pb", "--input-shape", "input=1,28,28,1")
+    assert r["inputs"][0]["shape"] == [1] + entry["inputs"][0]["shape"][1:]
+    assert r["outputs"][0]["shape"] == [1] + entry["outputs"][0]["shape"][1:]
+    assert r["totals"]["macs"] > 0
+
+
+def test_bad_input_shape_flag_is_a_usage_error():
+    from conftest import run_cli
+    for arg in ("nope=1,2", "input=1,x", "input"):
+        p = run_cli("report", SAMPLES / "tf1_training.pb", "--format", "json", "-o", "-", "--input-shape", arg)
+        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
