@@ -1,7 +1,9 @@
 """TFLite reader: the flatbuffer read directly, every offset and length checked, no tensorflow import.
 
-Field slots, enum values and options tables come from opdata/tflite_schema.json (generated from TensorFlow's
-schema by tools/gen_tflite_schema.py). Unknown builtin codes and options tables are shown, never fatal.
+Field ids below are those of TensorFlow's TFLite schema (tensorflow/compiler/mlir/lite/schema/schema.fbs);
+op names, tensor types and the layout of every options table come from opdata/tflite_builtin_ops.json,
+generated from TF's schema bindings by tools/gen_tflite_ops.py. Unknown builtin codes and options tables
+are shown, never fatal; anything inconsistent in the file raises BadModelError.
 """
 from __future__ import annotations
 
@@ -13,315 +15,417 @@ from pathlib import Path
 from ..errors import BadModelError
 from ..model import ConstData, Graph, Model, Node, Quantization, Signature, Tensor
 
-MAGIC = b"TFL3"
-MAX_ITEMS = 10_000_000  # no vector in a model file is longer than this
-SCALAR_FMT = {"int8": "<b", "uint8": "<B", "bool": "<?", "int16": "<h", "uint16": "<H", "int32": "<i",
-              "uint32": "<I", "int64": "<q", "uint64": "<Q", "float32": "<f", "float64": "<d"}
-NP_TYPES = {"float32": "<f4", "float16": "<f2", "int32": "<i4", "uint8": "u1", "int64": "<i8", "bool": "?",
-            "int16": "<i2", "int8": "i1", "float64": "<f8", "uint64": "<u8", "uint32": "<u4", "uint16": "<u2"}
-ENUM_FIELDS = {"padding": "Padding", "fused_activation_function": "ActivationFunctionType",
-               "weights_format": "FullyConnectedOptionsWeightsFormat", "mode": "MirrorPadMode"}
-TYPE_FIELDS = {"out_type", "in_data_type", "out_data_type", "output_type", "idx_out_type"}
-SUBGRAPH_FIELDS = {"then_subgraph_index", "else_subgraph_index", "cond_subgraph_index", "body_subgraph_index",
-                   "init_subgraph_index", "subgraph_index", "decomposition_subgraph_index"}
+IDENTIFIER = b"TFL3"
+OPDATA = Path(__file__).resolve().parent.parent / "opdata" / "tflite_builtin_ops.json"
+
+# Field ids per table (the vtable slot of field k is at byte 4 + 2k of the vtable).
+M_VERSION, M_OPCODES, M_SUBGRAPHS, M_DESCRIPTION, M_BUFFERS, M_METADATA_BUFFER, M_METADATA, M_SIGNATURES = range(8)
+M_EXTERNAL_BUFFERS = 9
+OC_DEPRECATED_CODE, OC_CUSTOM_CODE, OC_VERSION, OC_BUILTIN_CODE = range(4)
+SG_TENSORS, SG_INPUTS, SG_OUTPUTS, SG_OPERATORS, SG_NAME = range(5)
+T_SHAPE, T_TYPE, T_BUFFER, T_NAME, T_QUANT, T_IS_VARIABLE, T_SPARSITY, T_SHAPE_SIGNATURE = range(8)
+T_EXTERNAL_BUFFER = 10
+Q_MIN, Q_MAX, Q_SCALE, Q_ZERO_POINT, Q_DIMENSION = 0, 1, 2, 3, 6
+SP_TRAVERSAL_ORDER, SP_BLOCK_MAP, SP_DIM_METADATA = range(3)
+DM_FORMAT, DM_DENSE_SIZE = range(2)
+OP_OPCODE, OP_INPUTS, OP_OUTPUTS, OP_OPTIONS_TYPE, OP_OPTIONS, OP_CUSTOM_OPTIONS = range(6)
+OP_LARGE_CUSTOM_SIZE, OP_OPTIONS_2_TYPE, OP_OPTIONS_2 = 10, 11, 12
+B_DATA, B_OFFSET, B_SIZE = range(3)
+MD_NAME, MD_BUFFER = range(2)
+SD_INPUTS, SD_OUTPUTS, SD_KEY, SD_SUBGRAPH = 0, 1, 2, 4
+TM_NAME, TM_INDEX = range(2)
+EB_ID, EB_LENGTH = 0, 3
+
+FORMATS = {"bool": "?", "int8": "b", "uint8": "B", "int16": "h", "uint16": "H", "int32": "i", "uint32": "I",
+           "int64": "q", "uint64": "Q", "float32": "f", "float64": "d"}
+NUMPY_TYPES = {"float16": ("<f2", 2), "float32": ("<f4", 4), "float64": ("<f8", 8), "int8": ("i1", 1),
+               "uint8": ("u1", 1), "int16": ("<i2", 2), "uint16": ("<u2", 2), "int32": ("<i4", 4),
+               "uint32": ("<u4", 4), "int64": ("<i8", 8), "uint64": ("<u8", 8), "bool": ("?", 1),
+               "complex64": ("<c8", 8), "complex128": ("<c16", 16)}
 
 
 @lru_cache(maxsize=1)
-def schema() -> dict:
-    return json.loads((Path(__file__).resolve().parent.parent / "opdata" / "tflite_schema.json").read_text())
+def opdata() -> dict:
+    return json.loads(OPDATA.read_text())
 
 
 def match(head: bytes) -> bool:
-    return head[4:8] == MAGIC
+    return head[4:8] == IDENTIFIER
 
 
-class _Bad(Exception):
-    pass
+class Malformed(Exception):
+    """An inconsistency in the flatbuffer; read() turns it into BadModelError."""
 
 
-class FlatBuffer:
-    """Bounds-checked access to tables, vectors and strings of one flatbuffer."""
+class Buffer:
+    """Bounds-checked reads from one flatbuffer, with a work budget against aliased (overlapping) vectors."""
 
     def __init__(self, data: bytes):
-        self.buf = memoryview(data)
-        self.n = len(data)
-        self.end = 0  # highest byte offset touched: tells where the flatbuffer proper ends
+        self.view = memoryview(data)
+        self.size = len(data)
+        self.end = 0  # highest byte the flatbuffer's own structures reach
+        self.budget = 2 * self.size + 4096  # items a well-formed file can make us decode
 
-    def _need(self, off: int, size: int, what: str) -> None:
-        if off < 0 or size < 0 or off + size > self.n:
-            raise _Bad(f"{what} points outside the file")
-        self.end = max(self.end, off + size)
+    def check(self, pos: int, length: int, what: str) -> None:
+        if pos < 0 or length < 0 or pos + length > self.size:
+            raise Malformed(f"{what} points outside the file")
+        self.end = max(self.end, pos + length)
 
-    def scalar(self, off: int, fmt: str, what: str = "a field"):
-        size = struct.calcsize(fmt)
-        self._need(off, size, what)
-        return struct.unpack_from(fmt, self.buf, off)[0]
+    def unpack(self, fmt: str, pos: int, what: str):
+        self.check(pos, struct.calcsize(fmt), what)
+        return struct.unpack_from("<" + fmt, self.view, pos)[0]
 
-    def table(self, pos: int, what: str) -> tuple[int, int, int]:
-        """(table position, vtable position, vtable length)."""
-        vt = pos - self.scalar(pos, "<i", what)
-        vlen = self.scalar(vt, "<H", what)
+    def spend(self, items: int, what: str) -> None:
+        self.budget -= items
+        if self.budget < 0:
+            raise Malformed(f"{what} reuses data so often that reading it would not end (overlapping vectors)")
+
+    def table(self, pos: int, what: str) -> "Table":
+        vtable = pos - self.unpack("i", pos, what)
+        vlen = self.unpack("H", vtable, what)
         if vlen < 4 or vlen % 2:
-            raise _Bad(f"{what} has a malformed vtable")
-        self._need(vt, vlen, what)
-        return pos, vt, vlen
+            raise Malformed(f"{what} has a malformed vtable")
+        self.check(vtable, vlen, what)
+        return Table(self, pos, vtable, vlen, what)
 
-    def _field(self, t, slot: int) -> int:
-        pos, vt, vlen = t
-        voff = 4 + 2 * slot
-        if voff >= vlen:
+    def root(self) -> "Table":
+        return self.table(self.unpack("I", 0, "the root table"), "the model table")
+
+
+class Table:
+    """One flatbuffer table: typed access to its fields by field id."""
+
+    def __init__(self, buf: Buffer, pos: int, vtable: int, vlen: int, what: str):
+        self.buf, self.pos, self.vtable, self.vlen, self.what = buf, pos, vtable, vlen, what
+
+    def _field(self, fid: int) -> int:
+        slot = 4 + 2 * fid
+        if slot + 2 > self.vlen:
             return 0
-        off = self.scalar(vt + voff, "<H")
-        return pos + off if off else 0
+        off = self.buf.unpack("H", self.vtable + slot, self.what)
+        return self.pos + off if off else 0
 
-    def get(self, t, slot: int, fmt: str, default=0, what: str = "a field"):
-        p = self._field(t, slot)
-        return self.scalar(p, fmt, what) if p else default
+    def has(self, fid: int) -> bool:
+        return self._field(fid) != 0
 
-    def _ref(self, t, slot: int, what: str):
-        p = self._field(t, slot)
-        if not p:
+    def scalar(self, fid: int, fmt: str, default=0):
+        pos = self._field(fid)
+        return self.buf.unpack(fmt, pos, self.what) if pos else default
+
+    def _target(self, fid: int):
+        pos = self._field(fid)
+        return pos + self.buf.unpack("I", pos, self.what) if pos else None
+
+    def table(self, fid: int, what: str):
+        pos = self._target(fid)
+        return None if pos is None else self.buf.table(pos, f"{self.what}: {what}")
+
+    def vector(self, fid: int, elem_size: int):
+        """(position of the first element, element count), or None when the field is absent."""
+        pos = self._target(fid)
+        if pos is None:
             return None
-        return p + self.scalar(p, "<I", what)
+        count = self.buf.unpack("I", pos, self.what)
+        self.buf.check(pos + 4, count * elem_size, self.what)
+        return pos + 4, count
 
-    def sub(self, t, slot: int, what: str):
-        p = self._ref(t, slot, what)
-        return self.table(p, what) if p is not None else None
-
-    def vector(self, t, slot: int, elem: int, what: str):
-        """(first element position, length) or None."""
-        p = self._ref(t, slot, what)
-        if p is None:
+    def scalars(self, fid: int, fmt: str):
+        """A vector of scalars as a list, or None when the field is absent."""
+        vec = self.vector(fid, struct.calcsize(fmt))
+        if vec is None:
             return None
-        length = self.scalar(p, "<I", what)
-        if length > MAX_ITEMS or length * elem > self.n:
-            raise _Bad(f"{what} claims {length} items, more than the file could hold")
-        self._need(p + 4, length * elem, what)
-        return p + 4, length
+        self.buf.spend(vec[1], self.what)
+        return list(struct.unpack_from(f"<{vec[1]}{fmt}", self.buf.view, vec[0]))
 
-    def scalars(self, t, slot: int, fmt: str, what: str) -> list:
-        size = struct.calcsize(fmt)
-        v = self.vector(t, slot, size, what)
-        if v is None:
-            return []
-        start, length = v
-        return list(struct.unpack_from(f"<{length}{fmt[-1]}", self.buf, start))
-
-    def string(self, t, slot: int, what: str = "a string") -> str:
-        v = self.vector(t, slot, 1, what)
-        if v is None:
+    def string(self, fid: int) -> str:
+        vec = self.vector(fid, 1)
+        if vec is None:
             return ""
-        start, length = v
-        return bytes(self.buf[start:start + length]).decode("utf-8", errors="replace")
+        self.buf.spend(vec[1], self.what)
+        return bytes(self.buf.view[vec[0]:vec[0] + vec[1]]).decode("utf-8", errors="replace")
 
-    def tables(self, t, slot: int, what: str) -> list:
-        v = self.vector(t, slot, 4, what)
-        if v is None:
+    def tables(self, fid: int, what: str) -> list:
+        vec = self.vector(fid, 4)
+        if vec is None:
             return []
-        start, length = v
-        return [self.table(start + 4 * i + self.scalar(start + 4 * i, "<I", what), f"{what} {i}")
-                for i in range(length)]
+        start, count = vec
+        self.buf.spend(count, self.what)
+        out = []
+        for i in range(count):
+            pos = start + 4 * i
+            out.append(self.buf.table(pos + self.buf.unpack("I", pos, self.what), f"{what} {i}"))
+        return out
 
 
 def read(path: str, data: bytes) -> Model:
     if len(data) < 8 or not match(data[:8]):
-        raise BadModelError("not a TFLite flatbuffer (no TFL3 identifier)", path)
-    fb = FlatBuffer(data)
+        raise BadModelError("not a TFLite flatbuffer (no TFL3 file identifier)", path)
     try:
-        return _read(fb, path, len(data))
-    except _Bad as e:
+        return _Reader(Buffer(data), path).model()
+    except Malformed as e:
         raise BadModelError(f"not a valid TFLite flatbuffer: {e}", path) from None
-    except (struct.error, ValueError, OverflowError, IndexError) as e:
+    except (struct.error, ValueError, IndexError, KeyError, OverflowError, RecursionError) as e:
+        # Defence in depth: every read above is checked, so this means a check is missing.
         raise BadModelError(f"not a valid TFLite flatbuffer ({type(e).__name__}: {e})", path) from None
 
 
-def _read(fb: FlatBuffer, path: str, size: int) -> Model:
-    sch = schema()
-    root = fb.table(fb.scalar(0, "<I", "the root table"), "the root table")
-    model = Model(format="tflite", path=path, file_size=size)
-    model.format_version = str(fb.get(root, 0, "<I", 0))
-    model.producer = fb.string(root, 3, "the description") or None
+class _Reader:
+    def __init__(self, buf: Buffer, path: str):
+        self.buf, self.path = buf, path
+        self.schema = opdata()
+        self.warnings: list[str] = []
 
-    opcodes = []
-    for i, oc in enumerate(fb.tables(root, 1, "operator code")):
-        code = max(fb.get(oc, 0, "<b", 0), fb.get(oc, 3, "<i", 0))
-        custom = fb.string(oc, 1, "a custom code")
-        version = fb.get(oc, 2, "<i", 1)
-        name = sch["builtin_ops"].get(str(code), f"BUILTIN_{code}")
-        opcodes.append((custom or name, bool(custom) and name == "CUSTOM", version))
+    def model(self) -> Model:
+        buf, root = self.buf, self.buf.root()
+        model = Model(format="tflite", path=self.path, file_size=buf.size)
+        model.format_version = str(root.scalar(M_VERSION, "I"))
+        model.producer = root.string(M_DESCRIPTION) or None
+        self.opcodes = [self._opcode(oc) for oc in root.tables(M_OPCODES, "operator code")]
+        self.buffers = [self._buffer(b) for b in root.tables(M_BUFFERS, "buffer")]
+        self.external = {eb.scalar(EB_ID, "I"): eb.scalar(EB_LENGTH, "Q")
+                         for eb in root.tables(M_EXTERNAL_BUFFERS, "external buffer")}
+        root.vector(M_METADATA_BUFFER, 4)  # deprecated, but part of the flatbuffer's extent
+        subgraphs = root.tables(M_SUBGRAPHS, "subgraph")
+        taken: dict[str, int] = {}
+        self.graph_names = [_unique(sg.string(SG_NAME) or f"subgraph_{i}", taken) for i, sg in enumerate(subgraphs)]
+        self.tensor_keys: list[list[str]] = []
+        model.graphs = [self._graph(gi, sg) for gi, sg in enumerate(subgraphs)]
+        if not model.graphs:
+            raise Malformed("the model has no subgraph")
+        model.metadata = self._metadata(root)
+        model.signatures = [self._signature(sd, model.graphs) for sd in root.tables(M_SIGNATURES, "signature")]
+        data_end = max([buf.end] + [start + length for start, length, external in self.buffers if external])
+        if buf.size - data_end < 64 and not any(buf.view[data_end:]):
+            data_end = buf.size  # zero padding after buffers stored past the flatbuffer, not appended data
+        model.details = {
+            "subgraphs": len(subgraphs), "buffers": len(self.buffers),
+            "operator_codes": [name for name, _, _ in self.opcodes],
+            "flatbuffer_size": buf.end, "trailing_bytes": buf.size - data_end,
+        }
+        if self.external:
+            model.details["external_buffers"] = len(self.external)
+        model.warnings = self.warnings
+        return model
 
-    buffers = []  # (start, length) of each buffer's data
-    for b in fb.tables(root, 4, "buffer"):
-        v = fb.vector(b, 0, 1, "buffer data")
-        if v is not None and v[1]:
-            buffers.append(v)
-        else:
-            off, sz = fb.get(b, 1, "<Q", 0), fb.get(b, 2, "<Q", 0)
-            if off > 1 and sz:
-                fb._need(off, sz, "a large buffer")
-                buffers.append((off, sz))
-            else:
-                buffers.append((0, 0))
+    def _opcode(self, oc: Table) -> tuple[str, bool, int]:
+        """(op name, is custom, version) of one operator code."""
+        code = max(oc.scalar(OC_DEPRECATED_CODE, "b"), oc.scalar(OC_BUILTIN_CODE, "i"))
+        name = self.schema["builtin_ops"].get(str(code))
+        if name == "CUSTOM":
+            return oc.string(OC_CUSTOM_CODE) or "CUSTOM", True, oc.scalar(OC_VERSION, "i", 1)
+        if name is None:
+            name = f"BUILTIN_{code}"
+            self.warnings.append(f"{oc.what} has builtin code {code}, unknown to TensorFlow "
+                                 f"{self.schema['tf_version_basis']}")
+        return name, False, oc.scalar(OC_VERSION, "i", 1)
 
-    subgraphs = fb.tables(root, 2, "subgraph")
-    names = [fb.string(sg, 4, "a subgraph name") or f"subgraph_{i}" for i, sg in enumerate(subgraphs)]
-    for gi, sg in enumerate(subgraphs):
-        model.graphs.append(_read_subgraph(fb, sg, names, gi, opcodes, buffers, sch))
+    def _buffer(self, b: Table) -> tuple[int, int, bool]:
+        """(start, length, stored after the flatbuffer) of one buffer's data; length 0 when empty."""
+        vec = b.vector(B_DATA, 1)
+        if vec is not None and vec[1]:
+            return vec[0], vec[1], False
+        offset, size = b.scalar(B_OFFSET, "Q"), b.scalar(B_SIZE, "Q")
+        if offset > 1 and size:  # a model over 2 GB keeps data after the flatbuffer (offset from file start)
+            if offset + size > self.buf.size:
+                raise Malformed(f"{b.what} points outside the file")
+            return offset, size, True
+        return 0, 0, False
 
-    for m in fb.tables(root, 6, "metadata"):
-        name = fb.string(m, 0, "a metadata name")
-        bi = fb.get(m, 1, "<I", 0)
-        nbytes = buffers[bi][1] if bi < len(buffers) else 0
-        entry = {"buffer": bi, "bytes": nbytes}
-        if name == "min_runtime_version" and bi < len(buffers) and nbytes <= 64:
-            start, length = buffers[bi]
-            entry["value"] = bytes(fb.buf[start:start + length]).split(b"\0")[0].decode("utf-8", "replace")
-        model.metadata[name] = entry
+    def _buffer_at(self, index: int, what: str) -> tuple[int, int, bool]:
+        if index == 0 and not self.buffers:
+            return 0, 0, False  # buffer 0 is the empty sentinel; a hand-made model may omit the list
+        if index >= len(self.buffers):
+            raise Malformed(f"{what} names buffer {index}, but the model has {len(self.buffers)}")
+        return self.buffers[index]
 
-    for sd in fb.tables(root, 7, "signature def"):
-        gi = fb.get(sd, 4, "<I", 0)
-        g = model.graphs[gi] if gi < len(model.graphs) else None
-        sig = Signature(name=fb.string(sd, 2, "a signature key"), subgraph=gi)
-        for slot, target in ((0, sig.inputs), (1, sig.outputs)):
-            for tm in fb.tables(sd, slot, "signature tensor"):
-                key = fb.string(tm, 0, "a signature name")
-                idx = fb.get(tm, 1, "<I", 0)
-                if g is not None and idx < len(g.details_keys):
-                    target[key] = g.tensors[g.details_keys[idx]]
-        model.signatures.append(sig)
+    def _graph(self, gi: int, sg: Table) -> Graph:
+        g = Graph(name=self.graph_names[gi], kind="main" if gi == 0 else "subgraph")
+        label = "tensor" if gi == 0 else f"subgraph {gi} tensor"
+        raw = sg.tables(SG_TENSORS, label)
+        keys = _unique_keys([t.string(T_NAME) for t in raw])
+        self.tensor_keys.append(keys)
+        for t, key in zip(raw, keys):
+            g.tensors[key] = self._tensor(t, key)
 
-    model.details = {
-        "subgraphs": len(subgraphs), "buffers": len(buffers),
-        "operator_codes": [o[0] for o in opcodes],
-        "flatbuffer_size": fb.end, "trailing_bytes": max(0, size - fb.end),
-    }
-    for g in model.graphs:
-        del g.details_keys
-    return model
+        def names(indices, what: str) -> list[str]:
+            out = []
+            for i in indices or ():
+                if i < 0:
+                    continue  # an omitted optional input
+                if i >= len(keys):
+                    raise Malformed(f"{what} names tensor {i}, but its subgraph has {len(keys)}")
+                out.append(keys[i])
+            return out
 
+        g.inputs = names(sg.scalars(SG_INPUTS, "i"), f"subgraph {gi} inputs")
+        g.outputs = names(sg.scalars(SG_OUTPUTS, "i"), f"subgraph {gi} outputs")
+        taken: dict[str, int] = {}
+        label = "operator" if gi == 0 else f"subgraph {gi} operator"
+        for oi, op in enumerate(sg.tables(SG_OPERATORS, label)):
+            node = self._node(op, names(op.scalars(OP_INPUTS, "i"), op.what),
+                              names(op.scalars(OP_OUTPUTS, "i"), op.what), oi, taken)
+            for key in node.outputs:
+                g.tensors[key].producer = node.name
+            g.nodes.append(node)
+        return g
 
-def _read_subgraph(fb, sg, names, gi, opcodes, buffers, sch) -> Graph:
-    g = Graph(name=names[gi], kind="main" if gi == 0 else "subgraph")
-    types = sch["tensor_types"]
-    keys: list[str] = []
-    seen: dict[str, int] = {}
-    raw = fb.tables(sg, 0, "tensor")
-    for ti, t in enumerate(raw):
-        name = fb.string(t, 3, "a tensor name")
-        seen[name] = seen.get(name, 0) + 1
-    taken: set[str] = set()
-    for ti, t in enumerate(raw):
-        name = fb.string(t, 3, "a tensor name")
-        key = name if name and seen[name] == 1 else f"{name}#{ti}"
-        while key in taken:
-            key += "'"
-        taken.add(key)
-        keys.append(key)
-        dtype = types.get(str(fb.get(t, 1, "<b", 0)), None)
-        dtype = dtype.lower() if dtype else f"type_{fb.get(t, 1, '<b', 0)}"
-        shape = fb.scalars(t, 0, "<i", f"tensor {ti} shape")
-        sig = fb.scalars(t, 7, "<i", f"tensor {ti} shape signature") if fb._field(t, 7) else None
-        tensor = Tensor(name=key, dtype=dtype, shape=shape,
-                        shape_signature=[None if d < 0 else d for d in sig] if sig is not None else None,
-                        is_variable=bool(fb.get(t, 5, "<?", False)))
-        bi = fb.get(t, 2, "<I", 0)
-        if bi and bi < len(buffers) and buffers[bi][1]:
-            start, length = buffers[bi]
-            tensor.const = ConstData(nbytes=length, loader=_loader(fb.buf, start, length, dtype, shape))
-        q = fb.sub(t, 4, f"tensor {ti} quantization")
+    def _tensor(self, t: Table, key: str) -> Tensor:
+        code = t.scalar(T_TYPE, "b")
+        dtype = self.schema["tensor_types"].get(str(code), f"type_{code}")
+        shape = t.scalars(T_SHAPE, "i") or []
+        signature = t.scalars(T_SHAPE_SIGNATURE, "i")
+        tensor = Tensor(name=key, dtype=dtype, shape=shape, is_variable=bool(t.scalar(T_IS_VARIABLE, "B")),
+                        shape_signature=None if signature is None else [d if d >= 0 else None for d in signature])
+        start, length, _ = self._buffer_at(t.scalar(T_BUFFER, "I"), t.what)
+        if length:
+            tensor.const = ConstData(nbytes=length, loader=_loader(self.buf.view, start, length, dtype, shape))
+        elif (external := t.scalar(T_EXTERNAL_BUFFER, "I")) in self.external:
+            tensor.const = ConstData(nbytes=self.external[external])  # data in another file: size only
+        q = t.table(T_QUANT, "quantization")
         if q is not None:
-            scale = fb.scalars(q, 2, "<f", "quantization scales")
-            zp = fb.scalars(q, 3, "<q", "quantization zero points")
-            mn, mx = fb.scalars(q, 0, "<f", "quantization min"), fb.scalars(q, 1, "<f", "quantization max")
-            if scale or mn or mx:
-                tensor.quantization = Quantization(scale=scale, zero_point=zp, min=mn, max=mx,
-                                                   axis=fb.get(q, 6, "<i", 0) if len(scale) > 1 else None)
-        sp = fb.sub(t, 6, f"tensor {ti} sparsity")
+            scale = q.scalars(Q_SCALE, "f") or []
+            lo, hi = q.scalars(Q_MIN, "f") or [], q.scalars(Q_MAX, "f") or []
+            if scale or lo or hi:
+                tensor.quantization = Quantization(
+                    scale=scale, zero_point=q.scalars(Q_ZERO_POINT, "q") or [], min=lo, max=hi,
+                    axis=q.scalar(Q_DIMENSION, "i") if len(scale) > 1 else None)
+        sp = t.table(T_SPARSITY, "sparsity")
         if sp is not None:
-            tensor.sparsity = {"traversal_order": fb.scalars(sp, 0, "<i", "sparsity order"),
-                               "block_map": fb.scalars(sp, 1, "<i", "sparsity block map"),
-                               "dim_metadata": len(fb.tables(sp, 2, "sparsity dim metadata"))}
-        g.tensors[key] = tensor
+            formats = self.schema["enums"]["DimensionType"]
+            dims = sp.tables(SP_DIM_METADATA, f"{t.what}: sparsity dimension")
+            tensor.sparsity = {
+                "traversal_order": sp.scalars(SP_TRAVERSAL_ORDER, "i") or [],
+                "block_map": sp.scalars(SP_BLOCK_MAP, "i") or [],
+                "dim_format": [formats.get(str(d.scalar(DM_FORMAT, "b")), "UNKNOWN") for d in dims],
+                "dense_size": [d.scalar(DM_DENSE_SIZE, "i") for d in dims],
+            }
+        return tensor
 
-    def tkeys(idx: list[int]) -> list[str]:
-        out = []
-        for i in idx:
-            if i < 0:
-                continue  # an omitted optional input
-            if i >= len(keys):
-                raise _Bad(f"an operator names tensor {i}, but the subgraph has {len(keys)}")
-            out.append(keys[i])
+    def _node(self, op: Table, inputs: list[str], outputs: list[str], index: int, taken: dict) -> Node:
+        code = op.scalar(OP_OPCODE, "I")
+        if code >= len(self.opcodes):
+            raise Malformed(f"{op.what} uses operator code {code}, but the model has {len(self.opcodes)}")
+        name, custom, version = self.opcodes[code]
+        node = Node(name=_unique(outputs[0] if outputs else f"{name}_{index}", taken), op=name,
+                    inputs=inputs, outputs=outputs, custom=custom, op_version=version)
+        if custom:
+            vec = op.vector(OP_CUSTOM_OPTIONS, 1)
+            size = vec[1] if vec else op.scalar(OP_LARGE_CUSTOM_SIZE, "Q")
+            if size:
+                node.attrs["custom_options_bytes"] = size
+            return node
+        node.attrs = {**self._options(op, OP_OPTIONS_TYPE, OP_OPTIONS, "BuiltinOptions"),
+                      **self._options(op, OP_OPTIONS_2_TYPE, OP_OPTIONS_2, "BuiltinOptions2")}
+        for field, value in node.attrs.items():
+            if field.endswith(("subgraph_index", "subgraph_indices")):
+                for gi in value if isinstance(value, list) else [value]:
+                    if not 0 <= gi < len(self.graph_names):
+                        raise Malformed(f"{op.what} ({name}) calls subgraph {gi}, "
+                                        f"but the model has {len(self.graph_names)}")
+                    node.calls.append(self.graph_names[gi])
+        return node
+
+    def _options(self, op: Table, type_field: int, table_field: int, union: str) -> dict:
+        """The decoded options table of one union (BuiltinOptions or BuiltinOptions2) of an operator."""
+        kind = op.scalar(type_field, "B")
+        if not kind:
+            return {}
+        tables = self.schema["builtin_options" if union == "BuiltinOptions" else "builtin_options_2"]
+        table_name = tables.get(str(kind), f"{union}_{kind}")
+        layout = self.schema["options_tables"].get(table_name)
+        if layout is None:
+            return {"options": f"{table_name} (not decoded)"}
+        t = op.table(table_field, table_name)
+        if t is None:
+            return {}
+        enums, option_enums = self.schema["enums"], self.schema["option_enums"]
+        out = {}
+        for field, fid, ftype, default in layout:
+            if ftype.startswith("["):
+                value = t.scalars(fid, FORMATS[ftype[1:-1]])
+                if value is None:
+                    continue
+            else:
+                value = t.scalar(fid, FORMATS[ftype], default)
+            if field in option_enums:
+                names = self.schema["tensor_types"] if option_enums[field] == "TensorType" \
+                    else enums[option_enums[field]]
+                value = names.get(str(value), value)
+            elif ftype == "float32":
+                value = float(f"{value:.7g}")
+            elif ftype == "bool":
+                value = bool(value)
+            out[field] = value
         return out
 
-    g.inputs = tkeys(fb.scalars(sg, 1, "<i", "subgraph inputs"))
-    g.outputs = tkeys(fb.scalars(sg, 2, "<i", "subgraph outputs"))
-    node_names: set[str] = set()
-    for oi, op in enumerate(fb.tables(sg, 3, "operator")):
-        idx = fb.get(op, 0, "<I", 0)
-        if idx >= len(opcodes):
-            raise _Bad(f"operator {oi} uses opcode {idx}, but the model has {len(opcodes)}")
-        opname, custom, version = opcodes[idx]
-        ins = tkeys(fb.scalars(op, 1, "<i", "operator inputs"))
-        outs = tkeys(fb.scalars(op, 2, "<i", "operator outputs"))
-        base = outs[0] if outs else f"{opname}_{oi}"
-        name, k = base, 1
-        while name in node_names:
-            name, k = f"{base}#{k}", k + 1
-        node_names.add(name)
-        node = Node(name=name, op=opname, inputs=ins, outputs=outs, custom=custom, op_version=version)
-        if not custom:
-            node.attrs = _options(fb, op, sch, names)
-            node.calls = [names[v] for k2, v in node.attrs.items()
-                          if k2 in SUBGRAPH_FIELDS and isinstance(v, int) and 0 <= v < len(names)]
+    def _metadata(self, root: Table) -> dict:
+        out = {}
+        for m in root.tables(M_METADATA, "metadata"):
+            name, index = m.string(MD_NAME), m.scalar(MD_BUFFER, "I")
+            start, length, _ = self._buffer_at(index, m.what)
+            entry = {"buffer": index, "bytes": length}
+            if name == "min_runtime_version" and length:
+                raw = bytes(self.buf.view[start:start + min(length, 64)])
+                entry["value"] = raw.split(b"\0")[0].decode("utf-8", errors="replace")
+            out[name] = entry
+        return out
+
+    def _signature(self, sd: Table, graphs: list[Graph]) -> Signature:
+        gi = sd.scalar(SD_SUBGRAPH, "I")
+        if gi >= len(graphs):
+            raise Malformed(f"{sd.what} names subgraph {gi}, but the model has {len(graphs)}")
+        keys, tensors = self.tensor_keys[gi], graphs[gi].tensors
+        sig = Signature(name=sd.string(SD_KEY), subgraph=gi)
+        for field, target in ((SD_INPUTS, sig.inputs), (SD_OUTPUTS, sig.outputs)):
+            for tm in sd.tables(field, f"{sd.what} tensor"):
+                index = tm.scalar(TM_INDEX, "I")
+                if index >= len(keys):
+                    raise Malformed(f"{tm.what} names tensor {index}, but its subgraph has {len(keys)}")
+                target[tm.string(TM_NAME)] = tensors[keys[index]]
+        return sig
+
+
+def _unique_keys(names: list[str]) -> list[str]:
+    """Tensor keys: the file's name, or name#index when it is empty or shared by several tensors."""
+    count: dict[str, int] = {}
+    for name in names:
+        count[name] = count.get(name, 0) + 1
+    taken = {name: 1 for name in names if name and count[name] == 1}
+    keys = []
+    for i, name in enumerate(names):
+        if name and count[name] == 1:
+            keys.append(name)
         else:
-            v = fb.vector(op, 5, 1, "custom options")
-            if v is not None:
-                node.attrs = {"custom_options_bytes": v[1]}
-        for o in outs:
-            g.tensors[o].producer = name
-        g.nodes.append(node)
-    g.details_keys = keys  # index -> key, for signature defs; removed after reading
-    return g
+            keys.append(_unique(f"{name}#{i}", taken))
+    return keys
 
 
-def _options(fb, op, sch, names) -> dict:
-    otype = fb.get(op, 3, "<B", 0)
-    if not otype:
-        return {}
-    table_name = sch["builtin_options"].get(str(otype))
-    fields = sch["options_tables"].get(table_name or "")
-    if fields is None:
-        return {"options": f"{table_name or otype} (not decoded)"}
-    t = fb.sub(op, 4, "builtin options")
-    if t is None:
-        return {}
-    out = {}
-    for fname, slot, ftype, default in fields:
-        if ftype.startswith("["):
-            val = fb.scalars(t, slot, SCALAR_FMT[ftype[1:-1]], f"option {fname}")
-        else:
-            val = fb.get(t, slot, SCALAR_FMT[ftype], default, f"option {fname}")
-        if fname in ENUM_FIELDS:
-            val = sch["enums"].get(ENUM_FIELDS[fname], {}).get(str(val), val)
-        elif fname in TYPE_FIELDS and isinstance(val, int):
-            val = sch["tensor_types"].get(str(val), str(val)).lower()
-        elif isinstance(val, float):
-            val = round(val, 7)
-        out[fname] = val
-    return out
+def _unique(base: str, taken: dict) -> str:
+    """base, or base#k for the first free k; taken maps each name handed out to the next k to try."""
+    if base not in taken:
+        taken[base] = 1
+        return base
+    k = taken[base]
+    while f"{base}#{k}" in taken:
+        k += 1
+    taken[base] = k + 1
+    taken[f"{base}#{k}"] = 1
+    return f"{base}#{k}"
 
 
-def _loader(buf, start: int, length: int, dtype: str, shape: list):
-    np_type = NP_TYPES.get(dtype)
-    if np_type is None:
+def _loader(view: memoryview, start: int, length: int, dtype: str, shape: list):
+    """A loader for a constant's value, when numpy knows the dtype and the size matches the shape."""
+    if dtype not in NUMPY_TYPES or any(d < 0 for d in shape):
+        return None
+    np_type, itemsize = NUMPY_TYPES[dtype]
+    count = 1
+    for d in shape:
+        count *= d
+    if count * itemsize != length:
         return None
 
     def load():
         import numpy as np
 
-        arr = np.frombuffer(buf[start:start + length], dtype=np_type)
-        n = 1
-        for d in shape:
-            n *= d
-        return arr.reshape(shape) if arr.size == n else arr
+        return np.frombuffer(view[start:start + length], dtype=np_type).reshape(shape)
     return load
