@@ -24,12 +24,60 @@ def _fixed_shape(shape) -> tuple[list, bool]:
     return out, ok
 
 
+def savedmodel_commands(path: str, sug: IOSuggestion) -> list[dict]:
+    """A SavedModel converts as it is: the converters take the directory and a signature key."""
+    q = shlex.quote
+    base = os.path.basename(os.path.normpath(path))
+    key = sug.signature or "serving_default"
+    tfl = f"{base}.tflite"
+    unknown = [i.name for i in sug.inputs if i.shape is None or any(d is None for d in i.shape[1:])]
+    batch = [i.name for i in sug.inputs if i.shape and i.shape[0] is None]
+    note = []
+    if batch:
+        note.append("the batch dimension is unknown: the converted model keeps it dynamic (resize the input "
+                    "tensor before allocate_tensors(), or it runs with batch 1)")
+    if unknown:
+        note.append(f"{', '.join(unknown)}: dimensions other than the batch are unknown; fix them in the "
+                    "signature (tf.TensorSpec) for a static TFLite model")
+    args = ["tflite_convert", f"--saved_model_dir={q(base)}", f"--output_file={q(tfl)}"]
+    if key != "serving_default":
+        args.append(f"--saved_model_signature_key={q(key)}")
+    cmds = [{"title": "Convert with tflite_convert", "language": "shell", "code": " \\\n  ".join(args),
+             "note": "; ".join(note)}]
+    code = "\n".join([
+        "import tensorflow as tf",
+        f"converter = tf.lite.TFLiteConverter.from_saved_model({base!r}, signature_keys=[{key!r}])",
+        "tflite_model = converter.convert()",
+        f"open({tfl!r}, 'wb').write(tflite_model)",
+    ])
+    cmds.append({"title": "Convert in Python (TFLiteConverter.from_saved_model)", "language": "python",
+                 "code": code, "note": ""})
+    cmds.append({
+        "title": "Convert to TensorFlow.js", "language": "shell",
+        "code": " \\\n  ".join(["tensorflowjs_converter --input_format=tf_saved_model",
+                                 f"--signature_name={q(key)}", "--saved_model_tags=serve",
+                                 q(base), q(base + "_web_model")]),
+        "note": "",
+    })
+    cmds.append({"title": "Inspect it with TensorFlow", "language": "shell",
+                 "code": f"saved_model_cli show --dir {q(base)} --tag_set serve --signature_def {q(key)}",
+                 "note": ""})
+    return cmds
+
+
 def build_commands(model_format: str, path: str, sug: IOSuggestion) -> list[dict]:
     """A list of {title, language, code, note} entries."""
+    if model_format == "savedmodel" and sug.signature:
+        return savedmodel_commands(path, sug)
     base = os.path.basename(path)
     stem = os.path.splitext(base)[0]
     q = shlex.quote
     cmds: list[dict] = []
+    ckpt_prefix = None
+    if model_format == "checkpoint":  # path is the checkpoint's .meta file
+        ckpt_prefix = base[: -len(".meta")] if base.endswith(".meta") else base
+        stem = ckpt_prefix[: -len(".ckpt")] if ckpt_prefix.endswith(".ckpt") else ckpt_prefix
+        stem = stem.split(".ckpt-")[0] if ".ckpt-" in stem else stem
     if model_format == "tflite":
         code = "\n".join([
             "import numpy as np, tensorflow as tf",
@@ -55,7 +103,18 @@ def build_commands(model_format: str, path: str, sug: IOSuggestion) -> list[dict
             notes.append(f"{i.name}: replace '?' with the real size; the converter needs fixed input shapes")
     shape_arg = ":".join(",".join(str(d) for d in shapes[n]) for n in ins)
     frozen = f"{stem}_frozen.pb" if sug.has_variables else base
-    if sug.has_variables:
+    if ckpt_prefix is not None:
+        frozen = f"{stem}_frozen.pb"
+        cmds.append({
+            "title": "Freeze the checkpoint into a GraphDef (freeze_graph)", "language": "shell",
+            "code": " \\\n  ".join([
+                "python -m tensorflow.python.tools.freeze_graph",
+                f"--input_meta_graph={q(base)}", "--input_binary=true",
+                f"--input_checkpoint={q(ckpt_prefix)}", f"--output_node_names={q(','.join(outs))}",
+                f"--output_graph={q(frozen)}"]),
+            "note": "The variables' values live in the checkpoint: freeze them into constants before converting.",
+        })
+    elif sug.has_variables:
         cmds.append({
             "title": "Freeze the variables into constants (freeze_graph)", "language": "shell",
             "code": " \\\n  ".join([

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..model import Graph, Model, Node
+from ..model import Graph, Model, Node, split_tensor_name
 
 PLACEHOLDERS = {"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"}
 VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp", "VarIsInitializedOp", "ReadVariableOp"}
@@ -65,13 +65,20 @@ class IOSuggestion:
     set_apart: dict[str, int] = field(default_factory=dict)  # category -> nodes set apart
     has_variables: bool = False
     signatures: list[dict] = field(default_factory=list)
+    signature: Optional[str] = None  # SavedModel: the signature the inputs and outputs come from
+
+
+SAVER_FUNCTION = re.compile(r"__inference__traced_(save|restore)_\d+")  # TF2 SavedModel save/restore functions
 
 
 def categorize(node: Node) -> Optional[str]:
     """The non-inference subgraph a node belongs to, or None."""
     op, name = node.op, node.name
     first = name.split("/", 1)[0]
-    if op in SAVER_OPS or re.fullmatch(r"save(_\d+)?", first):
+    if op in SAVER_OPS or re.fullmatch(r"save(_\d+)?|saver_filename", first):
+        return "saver"
+    f = node.attrs.get("f") if op.endswith("PartitionedCall") else None
+    if isinstance(f, dict) and SAVER_FUNCTION.fullmatch(str(f.get("func", ""))):
         return "saver"
     if op.endswith("Summary") or op.endswith("SummaryV2") or first in ("summaries", "summary"):
         return "summary"
@@ -102,7 +109,10 @@ def ancestors(g: Graph, starts) -> set[str]:
     """Names of the nodes that the given nodes depend on through data edges."""
     seen, stack = set(), list(starts)
     while stack:
-        node = g.node(stack.pop())
+        name = stack.pop()
+        node = g.node(name)
+        if node is None and ":" in name:  # a tensor name such as "call:1"
+            node = g.node(split_tensor_name(name)[0])
         if node is None:
             continue
         for t in node.inputs:
@@ -240,7 +250,66 @@ def suggest_tflite(model: Model) -> IOSuggestion:
     return s
 
 
+def _signature_dicts(model: Model) -> list[dict]:
+    def entry(key, t):
+        return {"key": key, "name": t.name, "dtype": t.dtype, "shape": t.shape}
+
+    return [{"name": sig.name, "subgraph": sig.subgraph, "method": sig.method,
+             "inputs": [entry(k, t) for k, t in sig.inputs.items()],
+             "outputs": [entry(k, t) for k, t in sig.outputs.items()]} for sig in model.signatures]
+
+
+def suggest_savedmodel(model: Model, signature: str) -> IOSuggestion:
+    """A SavedModel's inputs and outputs are its serving signature's: converters take the SavedModel and
+    the signature key; the graph tensors are named for tools that work on the graph."""
+    g = model.main
+    sig = next(s for s in model.signatures if s.name == signature)
+    s = IOSuggestion()
+
+    def io(key, t):
+        node, idx = split_tensor_name(t.name)
+        gt = g.tensor(t.name)
+        shape = t.shape
+        if gt is not None and gt.shape is not None:  # inferred or fixed by the user: use it where it refines
+            if shape is None or (len(shape) == len(gt.shape) and all(
+                    a is None or a == b for a, b in zip(shape, gt.shape))):
+                shape = list(gt.shape)
+        return IOTensor(name=node if idx == 0 else t.name, dtype=t.dtype or (gt.dtype if gt else None),
+                        shape=shape, tensor=t.name, note=f"signature {sig.name!r}, key {key!r}")
+
+    s.inputs = [io(k, t) for k, t in sig.inputs.items()]
+    s.outputs = [io(k, t) for k, t in sig.outputs.items()]
+    s.has_variables = any(n.op in VARIABLE_OPS for n in g.nodes)
+    s.signatures = _signature_dicts(model)
+    s.signature = sig.name
+    return s
+
+
+def suggest_declared(model: Model) -> IOSuggestion:
+    """Keras models (and TF.js layers models): the inputs and outputs the model config declares. Names are
+    layer (node) names; a second output of a layer keeps its tensor name."""
+    g = model.main
+    s = IOSuggestion()
+
+    def io(tname):
+        t = g.tensors.get(tname)
+        node, idx = split_tensor_name(tname)
+        return IOTensor(name=node if idx == 0 else tname, dtype=t.dtype if t else None,
+                        shape=t.shape if t else None, tensor=tname)
+
+    s.inputs = [io(t) for t in g.inputs]
+    s.outputs = [io(t) for t in g.outputs]
+    return s
+
+
 def suggest(model: Model) -> IOSuggestion:
     if model.format == "tflite":
         return suggest_tflite(model)
-    return suggest_graph(model.main)
+    if model.format == "keras" or (model.format == "tfjs" and model.details.get("model_type") == "layers-model"):
+        return suggest_declared(model)
+    if model.format == "savedmodel" and model.details.get("serving_signature") in {s.name for s in model.signatures}:
+        return suggest_savedmodel(model, model.details["serving_signature"])
+    s = suggest_graph(model.main)
+    if model.signatures:
+        s.signatures = _signature_dicts(model)
+    return s

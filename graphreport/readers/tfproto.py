@@ -2,8 +2,8 @@
 
 The table lists only the subset of TensorFlow's .proto files that graphreport reads. Field names and numbers
 are facts taken from TensorFlow's graph, node_def, attr_value, tensor, tensor_shape, types, function, op_def,
-versions, meta_graph, saved_model, saver and tensor_bundle protos. Fields left out are kept by protobuf as
-unknown fields and ignored. The messages live in a private descriptor pool under the package
+versions, meta_graph, saved_model, saved_object_graph, trackable_object_graph, saver and tensor_bundle protos
+(checked against the descriptors of TF 2.21). Fields left out are kept by protobuf as unknown fields and ignored. The messages live in a private descriptor pool under the package
 ``graphreport.tf`` so they never clash with TensorFlow's own classes in the same process.
 """
 from __future__ import annotations
@@ -74,10 +74,14 @@ MESSAGES: dict[str, list[tuple]] = {
                      ("type_attr", 4, "s"), ("number_attr", 5, "s"), ("type_list_attr", 6, "s"),
                      ("is_ref", 16, "bool")],
     "OpDef": [("name", 1, "s"), ("input_arg", 2, "m:OpDef.ArgDef", _R), ("output_arg", 3, "m:OpDef.ArgDef", _R),
-              ("control_output", 20, "s", _R), ("is_stateful", 17, "bool")],
+              ("control_output", 20, "s", _R), ("is_stateful", 17, "bool"), ("attr", 4, "m:OpDef.AttrDef", _R)],
+    "OpDef.AttrDef": [("name", 1, "s"), ("type", 2, "s"), ("default_value", 3, "m:AttrValue"),
+                      ("has_minimum", 5, "bool"), ("minimum", 6, "i64")],
     "OpList": [("op", 1, "m:OpDef", _R)],
     "FunctionDef": [("signature", 1, "m:OpDef"), ("attr", 5, "map:s,AttrValue"), ("node_def", 3, "m:NodeDef", _R),
-                    ("ret", 4, "map:s,s"), ("control_ret", 6, "map:s,s")],
+                    ("ret", 4, "map:s,s"), ("control_ret", 6, "map:s,s"),
+                    ("arg_attr", 7, "map:u32,FunctionDef.ArgAttrs"), ("resource_arg_unique_id", 8, "map:u32,u32")],
+    "FunctionDef.ArgAttrs": [("attr", 1, "map:s,AttrValue")],
     "GradientDef": [("function_name", 1, "s"), ("gradient_func", 2, "s")],
     "FunctionDefLibrary": [("function", 1, "m:FunctionDef", _R), ("gradient", 2, "m:GradientDef", _R)],
     "GraphDef": [("node", 1, "m:NodeDef", _R), ("library", 2, "m:FunctionDefLibrary"), ("version", 3, "i32"),
@@ -87,7 +91,7 @@ MESSAGES: dict[str, list[tuple]] = {
                      ("method_name", 3, "s")],
     "MetaInfoDef": [("meta_graph_version", 1, "s"), ("stripped_op_list", 2, "m:OpList"), ("tags", 4, "s", _R),
                     ("tensorflow_version", 5, "s"), ("tensorflow_git_version", 6, "s"),
-                    ("stripped_default_attrs", 7, "bool")],
+                    ("stripped_default_attrs", 7, "bool"), ("function_aliases", 8, "map:s,s")],
     "SaverDef": [("filename_tensor_name", 1, "s"), ("save_tensor_name", 2, "s"), ("restore_op_name", 3, "s"),
                  ("version", 7, "i32")],
     "CollectionDef.NodeList": [("value", 1, "s", _R)],
@@ -98,17 +102,57 @@ MESSAGES: dict[str, list[tuple]] = {
                       ("int64_list", 3, "m:CollectionDef.Int64List"), ("float_list", 4, "m:CollectionDef.FloatList")],
     "MetaGraphDef": [("meta_info_def", 1, "m:MetaInfoDef"), ("graph_def", 2, "m:GraphDef"),
                      ("saver_def", 3, "m:SaverDef"), ("collection_def", 4, "map:s,CollectionDef"),
-                     ("signature_def", 5, "map:s,SignatureDef")],
+                     ("signature_def", 5, "map:s,SignatureDef"), ("asset_file_def", 6, "m:AssetFileDef", _R),
+                     ("object_graph_def", 7, "m:SavedObjectGraph")],
+    "AssetFileDef": [("tensor_info", 1, "m:TensorInfo"), ("filename", 2, "s")],
+    # object-based SavedModels (saved_object_graph.proto) and checkpoints (trackable_object_graph.proto)
+    "TrackableObjectGraph": [("nodes", 1, "m:TrackableObjectGraph.TrackableObject", _R)],
+    "TrackableObjectGraph.TrackableObject": [
+        ("children", 1, "m:TrackableObjectGraph.TrackableObject.ObjectReference", _R),
+        ("attributes", 2, "m:TrackableObjectGraph.TrackableObject.SerializedTensor", _R),
+        ("slot_variables", 3, "m:TrackableObjectGraph.TrackableObject.SlotVariableReference", _R)],
+    "TrackableObjectGraph.TrackableObject.ObjectReference": [("node_id", 1, "i32"), ("local_name", 2, "s")],
+    "TrackableObjectGraph.TrackableObject.SerializedTensor": [("name", 1, "s"), ("full_name", 2, "s"),
+                                                              ("checkpoint_key", 3, "s")],
+    "TrackableObjectGraph.TrackableObject.SlotVariableReference": [
+        ("original_variable_node_id", 1, "i32"), ("slot_name", 2, "s"), ("slot_variable_node_id", 3, "i32")],
+    "SavedObjectGraph": [("nodes", 1, "m:SavedObject", _R),
+                         ("concrete_functions", 2, "map:s,SavedConcreteFunction")],
+    "SavedObject": [
+        ("children", 1, "m:TrackableObjectGraph.TrackableObject.ObjectReference", _R),
+        ("slot_variables", 3, "m:TrackableObjectGraph.TrackableObject.SlotVariableReference", _R),
+        ("user_object", 4, "m:SavedUserObject"), ("asset", 5, "m:SavedAsset"), ("function", 6, "m:SavedFunction"),
+        ("variable", 7, "m:SavedVariable"), ("bare_concrete_function", 8, "m:SavedBareConcreteFunction"),
+        ("constant", 9, "m:SavedConstant"), ("resource", 10, "m:SavedResource"),
+        ("captured_tensor", 12, "m:CapturedTensor"), ("registered_name", 13, "s"),
+        ("dependencies", 15, "m:TrackableObjectGraph.TrackableObject.ObjectReference", _R)],
+    "SavedUserObject": [("identifier", 1, "s"), ("version", 2, "m:VersionDef"), ("metadata", 3, "s")],
+    "SavedAsset": [("asset_file_def_index", 1, "i32")],
+    "SavedFunction": [("concrete_functions", 1, "s", _R)],
+    "SavedConcreteFunction": [("bound_inputs", 2, "i32", _R)],
+    "SavedBareConcreteFunction": [("concrete_function_name", 1, "s"), ("argument_keywords", 2, "s", _R),
+                                  ("allowed_positional_arguments", 3, "i64")],
+    "SavedConstant": [("operation", 1, "s")],
+    "SavedVariable": [("dtype", 1, "e:DataType"), ("shape", 2, "m:TensorShapeProto"), ("trainable", 3, "bool"),
+                      ("name", 6, "s"), ("device", 7, "s"),
+                      ("experimental_distributed_variable_components", 8, "m:SavedVariable", _R)],
+    "SavedResource": [("device", 1, "s")],
+    "CapturedTensor": [("name", 1, "s"), ("concrete_function", 2, "s")],
     "SavedModel": [("saved_model_schema_version", 1, "i64"), ("meta_graphs", 2, "m:MetaGraphDef", _R)],
     "BundleHeaderProto": [("num_shards", 1, "i32"), ("endianness", 2, "i32"), ("version", 3, "m:VersionDef")],
     "BundleEntryProto": [("dtype", 1, "e:DataType"), ("shape", 2, "m:TensorShapeProto"), ("shard_id", 3, "i32"),
-                         ("offset", 4, "i64"), ("size", 5, "i64"), ("crc32c", 6, "fx32")],
+                         ("offset", 4, "i64"), ("size", 5, "i64"), ("crc32c", 6, "fx32"),
+                         ("slices", 7, "m:TensorSliceProto", _R)],
+    "TensorSliceProto.Extent": [("start", 1, "i64"), ("length", 2, "i64")],
+    "TensorSliceProto": [("extent", 1, "m:TensorSliceProto.Extent", _R)],
 }
 
 # message -> (oneof name, member fields)
 ONEOFS = {
     "AttrValue": ("value", {"list", "s", "i", "f", "b", "type", "shape", "tensor", "placeholder", "func"}),
     "TensorInfo": ("encoding", {"name"}),
+    "SavedObject": ("kind", {"user_object", "asset", "function", "variable", "bare_concrete_function", "constant",
+                             "resource", "captured_tensor"}),
 }
 
 _F = descriptor_pb2.FieldDescriptorProto
@@ -188,3 +232,6 @@ MetaGraphDef = message_class("MetaGraphDef")
 SavedModel = message_class("SavedModel")
 BundleEntryProto = message_class("BundleEntryProto")
 BundleHeaderProto = message_class("BundleHeaderProto")
+SavedObjectGraph = message_class("SavedObjectGraph")
+TrackableObjectGraph = message_class("TrackableObjectGraph")
+OpDef = message_class("OpDef")
