@@ -22,6 +22,13 @@ def _saved_model_like() -> bytes:
     return sm.SerializeToString()
 
 
+def _huge_output_index() -> bytes:
+    g = tfproto.GraphDef()
+    g.node.add(name="a", op="Placeholder")
+    g.node.add(name="b", op="Identity", input=["a:999999999"])
+    return g.SerializeToString()
+
+
 rng = random.Random(1234)
 CASES = {
     "empty": b"",
@@ -36,6 +43,7 @@ CASES = {
     "deep_nesting": b"\x0a\x7f" * 200,
     "pbtxt_garbage": b"node { name: 'a' op: \n",
     "html": b"<html><body>not a model</body></html>",
+    "huge_output_index": _huge_output_index(),
 }
 
 

@@ -73,3 +73,9 @@ def _string(attrs, index):
             "StatelessRandomNormalV2", "StatelessTruncatedNormalV2", "RandomUniformInt")
 def _random(attrs, index):
     return attrs.get("dtype", attrs.get("Tout"))
+
+
+@dtype_rule("IdentityN")
+def _identity_n(attrs, index):
+    types = attrs.get("T")
+    return types[index] if isinstance(types, list) and index < len(types) else None

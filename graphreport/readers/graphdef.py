@@ -11,6 +11,7 @@ from ..model import DTYPE_SIZES, ConstData, Graph, Model, Node, Tensor, num_elem
 from . import tfproto
 from .tfproto import dtype_name
 
+MAX_OUTPUTS = 100_000  # an input naming `node:999999999` must not make a billion tensors
 MAX_SMALL_CONST = 4096  # elements: constants up to this size can be loaded for shape arithmetic
 _TEXT_START = re.compile(rb"^\s*(#[^\n]*\n\s*)*(node|library|versions)\s*[{:]")
 
@@ -172,6 +173,9 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
         if "_output_shapes" in nd.attr:
             out_shapes = [shape_of(s) for s in nd.attr["_output_shapes"].list.shape]
         n_out = max(max_index.get(nd.name, -1) + 1, len(out_shapes or []), 0 if nd.op == "NoOp" else 1)
+        if n_out > MAX_OUTPUTS:
+            raise BadModelError(f"not a plausible GraphDef: node {nd.name!r} is used with output index "
+                                f"{n_out - 1}; no op has more than {MAX_OUTPUTS} outputs")
         for i in range(n_out):
             tname = f"{nd.name}:{i}"
             tensor = Tensor(name=tname, producer=nd.name, dtype=_out_dtype(nd.op, attrs, i))
@@ -221,7 +225,12 @@ def read(path: str, data: bytes) -> Model:
 
 
 def model_from_graphdef(msg, path: str, file_size: int, fmt: str = "graphdef") -> Model:
-    g = build_graph(msg.node, "main")
+    try:
+        g = build_graph(msg.node, "main")
+    except BadModelError as e:
+        if e.path:
+            raise
+        raise BadModelError(str(e), path) from None
     model = Model(format=fmt, path=path, file_size=file_size, graphs=[g])
     producer = msg.versions.producer if msg.HasField("versions") else msg.version
     if producer:

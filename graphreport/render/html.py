@@ -13,7 +13,9 @@ from markupsafe import Markup
 from ..render.charts import _si, bar_chart
 from ..render.svg import fmt_shape
 
-FORMAT_NAMES = {"graphdef": "TensorFlow GraphDef", "tflite": "TensorFlow Lite flatbuffer"}
+FORMAT_NAMES = {"graphdef": "TensorFlow GraphDef", "tflite": "TensorFlow Lite flatbuffer",
+                "savedmodel": "TensorFlow SavedModel", "checkpoint": "TensorFlow MetaGraph + checkpoint",
+                "keras": "Keras model", "tfjs": "TensorFlow.js model"}
 
 
 def _read(name: str) -> str:
