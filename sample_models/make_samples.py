@@ -404,7 +404,12 @@ def main() -> None:
     np.random.seed(SEED)
     tf.random.set_seed(SEED)
     entries = make_tiny_mobilenet() + make_tf1_training()
-    manifest = json.dumps(entries, indent=1) + "\n"
+    # other scripts (make_format_samples.py, make_keras_tfjs_samples.py) own other entries: merge by file
+    path = HERE / "manifest.json"
+    ours = {e["file"] for e in entries}
+    others = [e for e in json.loads(path.read_text())] if path.exists() else []
+    merged = entries + [e for e in others if e["file"] not in ours]
+    manifest = json.dumps(merged, indent=1) + "\n"
     write_atomic(HERE / "manifest.json", manifest)
     for e in entries:
         print(f"{e['file']:40s} {e['format']:10s} nodes={e['node_count']:4d} params={e['params']}",
