@@ -1,4 +1,5 @@
-"""Command line: `graphreport report MODEL [-o OUT] [--format html|json|md]`.
+"""Command line: `graphreport report MODEL [-o OUT] [--format html|json|md]` and
+`graphreport convert MODEL --to tflite|frozen-pb|tfjs [...]` (see graphreport/convert/).
 
 Exit codes: 0 done, 2 bad input (unreadable model, bad arguments), 3 conversion failed, 1 internal error.
 Errors are one line on stderr; --debug shows the traceback.
@@ -32,7 +33,45 @@ def _parser() -> argparse.ArgumentParser:
                                      "(default: the suggested outputs)")
     r.add_argument("--no-diagram", action="store_true", help="skip the Graphviz diagram")
     r.add_argument("--debug", action="store_true", help="show tracebacks")
+    _add_convert_parser(sub)
     return p
+
+
+def _add_convert_parser(sub) -> None:
+    c = sub.add_parser(
+        "convert", help="convert a model to TFLite (or a frozen GraphDef, or TF.js) and verify the result",
+        description="Convert a frozen GraphDef, a MetaGraph + checkpoint, a SavedModel or a Keras .h5/.keras "
+                    "file. Inputs, outputs and shapes default to the report's suggestions; training switches "
+                    "(keep_prob, is_training) are fed their inference values. The result is verified against "
+                    "the source in TensorFlow unless --no-verify. Needs TensorFlow. Exit codes: 0 done, 2 bad "
+                    "input, 3 conversion failed.")
+    c.add_argument("model", help="GraphDef (.pb/.pbtxt), checkpoint prefix (model.ckpt, with model.ckpt.meta), "
+                                 "SavedModel folder, or Keras .keras/.h5")
+    c.add_argument("--to", choices=["tflite", "frozen-pb", "tfjs"], default="tflite",
+                   help="tflite (default); frozen-pb: a frozen GraphDef (the freeze_graph step for a checkpoint; "
+                        "also from a SavedModel or Keras file); tfjs: needs the tensorflowjs package")
+    c.add_argument("-o", "--output", help="output file (folder for tfjs); default: MODEL's name + .tflite / "
+                                          "_frozen.pb / _web_model in the current directory")
+    c.add_argument("--quantize", choices=["none", "dynamic", "float16", "int8"], default="none",
+                   help="none (float32, default), dynamic (int8 weights), float16 (float16 weights), int8 (full "
+                        "integer, int8 inputs/outputs; calibrated on --representative)")
+    c.add_argument("--representative", metavar="PATH",
+                   help="input samples for int8 calibration and verification: .npy (one input), .npz (one "
+                        "array per input name) or a folder of PNG/JPEG images (resized to the input, scaled to "
+                        "--image-range)")
+    c.add_argument("--image-range", metavar="LOW,HIGH", help="value range images are scaled to (default 0,1)")
+    c.add_argument("--inputs", metavar="A,B", help="input node names (default: the suggested inputs)")
+    c.add_argument("--outputs", metavar="C,D", help="output node names (default: the suggested outputs)")
+    c.add_argument("--input-shape", action="append", metavar="NAME=1,224,224,3",
+                   help="fixed shape of an input (repeatable); an unknown batch dimension is 1 by default")
+    c.add_argument("--select-tf-ops", action="store_true",
+                   help="allow TensorFlow ops without a TFLite builtin (Flex delegate, larger runtime)")
+    c.add_argument("--json", metavar="RESULT", help="write the result (sizes, verification) as JSON")
+    c.add_argument("--report", metavar="REPORT", help="write a report of the converted model (.html, .json or "
+                                                      ".md) with the verification figures")
+    c.add_argument("--no-verify", action="store_true", help="skip running the result against the source")
+    c.add_argument("--samples", type=int, metavar="N", help="inputs to verify on (default 10)")
+    c.add_argument("--debug", action="store_true", help="show tracebacks and TensorFlow's log")
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -112,11 +151,19 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    from .convert.run import run_convert  # imports TensorFlow lazily, only for this command
+
+    return run_convert(args)
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "convert":
+            return cmd_convert(args)
     except GraphReportError as e:
         if getattr(args, "debug", False):
             raise

@@ -33,6 +33,7 @@ class Report:
     diagram_svg: Optional[str] = None
     diagram_note: str = ""
     diagram_ids: dict[str, str] = field(default_factory=dict)  # node name -> id of its box in the SVG
+    verification: Optional[dict] = None  # set by `graphreport convert --report`: source vs converted figures
 
     def to_dict(self) -> dict[str, Any]:
         m, g = self.model, self.model.main
@@ -65,6 +66,7 @@ class Report:
             "signatures_declared": len(m.signatures),
             "metadata": m.metadata,
             "warnings": self.warnings + m.warnings,
+            **({"verification": self.verification} if self.verification is not None else {}),
         }
 
 

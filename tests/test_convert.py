@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import select
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -307,19 +307,31 @@ def test_more_samples(tmp_path, capfd, name):
     interpreter_check(tmp_path / "h.tflite", 1)
 
 
-def test_keras_lambda_is_refused_and_never_run(tmp_path, capfd):
+@pytest.mark.parametrize("kind", ["sample.keras", "sample.h5", "lambda_activation.keras", "lambda_layer.h5"])
+def test_keras_python_code_is_refused_and_never_run(tmp_path, capfd, kind):
     import keras
 
-    path = SAMPLES / "keras_lambda.keras"
-    marker = "/tmp/graphreport-pwned"
-    if not path.exists():  # make one: a Lambda holding Python code
+    marker = tmp_path / "pwned"
+    if kind.startswith("sample"):
+        path = SAMPLES / ("keras_lambda" + os.path.splitext(kind)[1])
+        if not path.exists():
+            pytest.skip("sample not generated")
+        marker = "/tmp/graphreport-pwned"  # what the sample's code would create (see its README)
+    else:
         inp = keras.Input((4,), name="x")
-        path = tmp_path / "lambda.keras"
-        keras.Model(inp, keras.layers.Lambda(lambda t: t * 2)(inp)).save(path)
+        evil = lambda t, p=str(marker): (open(p, "w").write("pwned"), t)[1]  # noqa: E731
+        layer = (keras.layers.Activation(evil) if kind.startswith("lambda_activation")
+                 else keras.layers.Lambda(evil))
+        path = tmp_path / kind
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras warns that the lambda will need safe_mode=False
+            keras.Model(inp, layer(inp)).save(path)
+        if marker.exists():
+            marker.unlink()  # building the model ran it once, here in the test
     out = tmp_path / "l.tflite"
     code, stdout, err = run(capfd, path, "-o", out)
-    assert code == 3
-    assert "Lambda" in err and "safe_mode" in err
+    assert code == 3, err
+    assert "safe_mode" in err and "never" in err
     assert not out.exists() and stdout == ""
     assert not os.path.exists(marker)
 
@@ -514,6 +526,7 @@ def test_no_verify(tmp_path, capfd):
 
 def test_progress_on_a_terminal(tmp_path):
     """stderr on a pseudo-terminal: progress lines; the result still goes to stdout."""
+    pty = pytest.importorskip("pty")
     master, slave = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(SAMPLES.parent)}
     p = subprocess.Popen([sys.executable, "-m", "graphreport", "convert", str(TF1_CKPT), "-o", "x.tflite"],
@@ -535,7 +548,7 @@ def test_progress_on_a_terminal(tmp_path):
     os.close(master)
     tty = b"".join(chunks).decode("utf-8", "replace")
     assert p.returncode == 0, tty
-    assert "Freezing variables… done" in tty and "Converting… done" in tty and "Verifying… done" in tty
+    assert "Freezing variables... done" in tty and "Converting... done" in tty and "Verifying... done" in tty
     assert "I0000" not in tty and "absl" not in tty  # TensorFlow's own logging stays silent
     assert out.splitlines()[0] == "x.tflite"
 
@@ -551,7 +564,7 @@ def test_console_quiet_without_a_terminal(capsys):
     c = Console(progress=True)
     with c.step("Converting"):
         pass
-    assert "Converting… done" in capsys.readouterr().err
+    assert "Converting... done" in capsys.readouterr().err
 
 
 def test_converter_errors_in_plain_words():

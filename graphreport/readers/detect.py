@@ -40,12 +40,91 @@ def sniff(path: str, head: bytes) -> str:
     return "graphdef"
 
 
+MODEL_SUFFIXES = (".pb", ".pbtxt", ".tflite", ".h5", ".hdf5", ".keras", ".onnx", ".meta")
+MAX_LISTED = 10_000  # directory entries looked at when saying what a folder holds
+
+
+def _describe_directory(path: str) -> str:
+    """What a folder without a recognisable model holds, in one line."""
+    names: list[str] = []
+    try:
+        with os.scandir(path) as it:
+            for i, e in enumerate(it):
+                if i >= MAX_LISTED:
+                    break
+                names.append(e.name + ("/" if e.is_dir() else ""))
+    except OSError as e:
+        return f"is a directory that cannot be listed ({e.strerror or e})"
+    names.sort()
+    if not names:
+        return "is an empty directory: expected a SavedModel (saved_model.pb), a TF1 checkpoint (.meta + .index) " \
+               "or a TF.js model (model.json)"
+    found = []
+    if "variables/" in names:
+        found.append("a variables/ folder but no saved_model.pb (an incomplete SavedModel?)")
+    indexes = [n for n in names if n.endswith(".index")]
+    if indexes:
+        found.append(f"checkpoint variables ({indexes[0]}) but no .meta graph: a TF2 checkpoint stores variables "
+                     "only; export a SavedModel to report on it")
+    nested = [n for n in names if n.endswith("/") and any(
+        os.path.isfile(os.path.join(path, n, f)) for f in ("saved_model.pb", "saved_model.pbtxt", "model.json"))]
+    if nested:
+        found.append("models in subfolders: " + ", ".join(nested[:5]) + " (name one)")
+    files = [n for n in names if n.endswith(MODEL_SUFFIXES)]
+    if files:
+        found.append("model files: " + ", ".join(files[:5]) + " (name the file)")
+    if not found:
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        found.append(f"no model: {shown}")
+    return ("is a directory without a SavedModel (saved_model.pb), TF1 checkpoint (.meta, checkpoint) or TF.js "
+            "model (model.json); it holds " + "; ".join(found))
+
+
+def load_directory(path: str) -> Model:
+    """A folder: a SavedModel, a TF1 checkpoint folder or a TF.js model folder."""
+    from . import metagraph, savedmodel
+
+    if savedmodel.match(path):
+        return savedmodel.read(path)
+    if metagraph.match_directory(path):
+        return metagraph.read(path)
+    model_json = os.path.join(path, "model.json")
+    if os.path.isfile(model_json):
+        try:
+            from . import tfjs
+        except ImportError:
+            raise BadModelError("is a TensorFlow.js model folder (model.json); this version of graphreport does "
+                                "not read TF.js models", path) from None
+        return tfjs.read(model_json)
+    if os.path.isfile(os.path.join(path, "config.json")) and os.path.isfile(os.path.join(path, "metadata.json")):
+        from . import keras  # an unzipped .keras archive
+        return keras.read(path)
+    raise BadModelError(_describe_directory(path), path)
+
+
 def load(path: str) -> Model:
-    """Read any supported model file into the format-neutral graph model."""
+    """Read any supported model file (or SavedModel / checkpoint / TF.js folder) into the graph model."""
     if os.path.isdir(path):
-        raise BadModelError("is a directory; graphreport reads a model file (.pb, .pbtxt, .tflite)", path)
+        return load_directory(path)
+    from . import metagraph, savedmodel
+
+    if savedmodel.match(path):  # saved_model.pb named directly
+        return savedmodel.read(os.path.dirname(path) or ".")
+    if metagraph.match(path):  # .meta, .index, .data-*, `checkpoint`, or a prefix naming them
+        return metagraph.read(path)
     if not os.path.exists(path):
         raise BadModelError("no such file", path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        raise BadModelError(f"cannot read the file ({e.strerror or e})", path) from None
+    if sniff(path, head) in ("keras_h5", "zip"):  # read in place (HDF5, zip members), never whole into memory
+        from . import keras
+        return keras.read(path)
+    if head and sniff(path, head) == "json":  # TF.js model.json (or a bare Keras model config)
+        from . import tfjs
+        return tfjs.read(path)
     data = read_bytes(path)
     if not data:
         raise BadModelError("the file is empty", path)
