@@ -120,6 +120,7 @@ class Graph:
     inputs: list[str] = field(default_factory=list)  # declared inputs (tensor names), when the format has them
     outputs: list[str] = field(default_factory=list)  # declared outputs (tensor names)
     kind: str = "main"  # main | function | subgraph
+    consts_are_weights: bool = False  # every constant is a learned weight (Keras layers), scalars included
 
     _by_name: dict = field(default_factory=dict, repr=False, compare=False)
     _consumers: dict = field(default_factory=dict, repr=False, compare=False)

@@ -65,6 +65,26 @@ def savedmodel_commands(path: str, sug: IOSuggestion) -> list[dict]:
     return cmds
 
 
+def keras_commands(path: str, stem: str) -> list[dict]:
+    base = os.path.basename(path)
+    tfl = f"{stem}.tflite"
+    code = "\n".join([
+        "import tensorflow as tf",
+        f"model = tf.keras.models.load_model({base!r}, safe_mode=True)  # never runs Lambda code",
+        "converter = tf.lite.TFLiteConverter.from_keras_model(model)",
+        f"open({tfl!r}, 'wb').write(converter.convert())",
+    ])
+    return [
+        {"title": "Convert with graphreport (verifies the result)", "language": "shell",
+         "code": f"graphreport convert {shlex.quote(base)} --to tflite -o {shlex.quote(tfl)}", "note": ""},
+        {"title": "Convert in Python (TFLiteConverter.from_keras_model)", "language": "python", "code": code,
+         "note": ""},
+        {"title": "Convert to TensorFlow.js", "language": "shell",
+         "code": f"tensorflowjs_converter --input_format=keras {shlex.quote(base)} "
+                 f"{shlex.quote(stem + '_web_model')}", "note": "for a .h5 file"},
+    ]
+
+
 def build_commands(model_format: str, path: str, sug: IOSuggestion) -> list[dict]:
     """A list of {title, language, code, note} entries."""
     if model_format == "savedmodel" and sug.signature:
@@ -78,6 +98,16 @@ def build_commands(model_format: str, path: str, sug: IOSuggestion) -> list[dict
         ckpt_prefix = base[: -len(".meta")] if base.endswith(".meta") else base
         stem = ckpt_prefix[: -len(".ckpt")] if ckpt_prefix.endswith(".ckpt") else ckpt_prefix
         stem = stem.split(".ckpt-")[0] if ".ckpt-" in stem else stem
+    if model_format == "keras":
+        return keras_commands(path, stem)
+    if model_format == "tfjs":
+        folder = os.path.basename(os.path.dirname(os.path.abspath(path))) if base == "model.json" else ""
+        rel, stem = (f"{folder}/model.json", folder) if folder else (base, stem)
+        return [{"title": "Back to Keras (layers models)", "language": "shell",
+                 "code": f"tensorflowjs_converter --input_format=tfjs_layers_model --output_format=keras "
+                         f"{shlex.quote(rel)} {shlex.quote(stem + '.h5')}",
+                 "note": "A TF.js graph model has no standard way back to TensorFlow; convert from the "
+                         "model it was made from."}]
     if model_format == "tflite":
         code = "\n".join([
             "import numpy as np, tensorflow as tf",

@@ -187,7 +187,8 @@ def lookup(op: str, attrs: dict, dtype: Optional[str]) -> tuple[dict, str]:
 def check_compat(model: Model, outputs: Optional[list[str]] = None) -> CompatReport:
     if model.format == "tflite":
         return _check_tflite(model)
-    if model.format in ("keras", "h5", "keras_h5", "keras_v3"):
+    if model.format in ("keras", "h5", "keras_h5", "keras_v3") or (
+            model.format == "tfjs" and model.details.get("model_type") == "layers-model"):
         return _check_keras(model, outputs)
     return _check_tf(model, outputs)
 

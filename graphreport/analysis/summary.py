@@ -26,6 +26,8 @@ def is_weight(g: Graph, op: str, slot: int, tname: str) -> bool:
     t = g.tensors.get(tname)
     if t is None or t.const is None:
         return False
+    if g.consts_are_weights:
+        return True
     if t.shape == []:
         return False  # a scalar (an epsilon, a multiplier) is a hyper-parameter, not a learned weight
     if t.dtype in FLOAT_DTYPES or t.dtype in QUANT_DTYPES:
