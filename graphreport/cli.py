@@ -134,15 +134,8 @@ def cmd_report(args) -> int:
     outputs = [o.strip().split(":")[0] for o in args.outputs.split(",") if o.strip()] if args.outputs else None
     report = build_report(model, diagram=not args.no_diagram and fmt == "html",
                           input_shapes=parse_input_shapes(args.input_shape) or None, outputs=outputs)
-    if fmt == "html":
-        from .render.html import render_html
-        text = render_html(report)
-    elif fmt == "json":
-        from .render.jsonout import render_json
-        text = render_json(report)
-    else:
-        from .render.markdown import render_markdown
-        text = render_markdown(report)
+    from .render import render
+    text = render(report, fmt)
     if out == "-":
         sys.stdout.write(text)
     else:

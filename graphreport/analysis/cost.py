@@ -11,7 +11,7 @@ from typing import Optional
 
 from ..model import DTYPE_SIZES, Graph, Model, Node, num_elements
 from ..ops.helpers import MAX_VALUE_ELEMENTS, Unknown
-from ..ops.registry import Ctx, lookup
+from ..ops.registry import Ctx, lookup, node_ctx
 from .memory import MemoryEstimate, peak_activation
 from .shapes import CALL_OPS
 from .summary import is_weight
@@ -120,15 +120,7 @@ class _GraphCost:
             return None
 
     def ctx_for(self, node: Node) -> Ctx:
-        g = self.g
-        ins = [g.tensors.get(t) for t in node.inputs]
-        outs = [g.tensors[t] for t in node.outputs]
-        names = list(node.inputs)
-        return Ctx(node.op, node.attrs, in_shapes=[t.shape if t is not None else None for t in ins],
-                   in_dtypes=[t.dtype if t is not None else None for t in ins],
-                   out_shapes=[t.shape for t in outs], out_dtypes=[t.dtype for t in outs],
-                   values=lambda i: self.value_of(names[i]), name=node.name,
-                   in_const=[t is not None and t.const is not None for t in ins], n_out=len(outs))
+        return node_ctx(self.g, node, self.value_of)
 
     def node_cost(self, node: Node) -> NodeCost:
         g = self.g

@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional
 from ..errors import UsageError
 from ..model import Graph, Model, Node, Tensor
 from ..ops.helpers import MAX_VALUE_ELEMENTS, ShapeError, Unknown, known, merge_shapes, num_elements
-from ..ops.registry import Ctx, lookup
+from ..ops.registry import Ctx, lookup, node_ctx
 
 PLACEHOLDER_OPS = {"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"}
 CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall", "TPUPartitionedCall"}
@@ -185,15 +185,7 @@ class _Walker:
         return v
 
     def ctx_for(self, node: Node) -> Ctx:
-        g = self.g
-        ins = [g.tensors.get(t) for t in node.inputs]
-        outs = [g.tensors[t] for t in node.outputs]
-        names = list(node.inputs)
-        return Ctx(node.op, node.attrs, in_shapes=[t.shape if t is not None else None for t in ins],
-                   in_dtypes=[t.dtype if t is not None else None for t in ins],
-                   out_shapes=[t.shape for t in outs], out_dtypes=[t.dtype for t in outs],
-                   values=lambda i: self.value_of(names[i]), name=node.name,
-                   in_const=[t is not None and t.const is not None for t in ins], n_out=len(outs))
+        return node_ctx(self.g, node, self.value_of)
 
     # -- walking --------------------------------------------------------------------------------------
     def run(self) -> None:

@@ -387,18 +387,9 @@ def _write_report(path: str, report_path: str, verification: Optional[dict], con
         rep = build_report(model, diagram=fmt == "html")
         if verification is not None:
             rep.verification = verification
-        if fmt == "html":
-            from ..render.html import render_html
+        from ..render import render
 
-            text = render_html(rep)
-        elif fmt == "json":
-            from ..render.jsonout import render_json
-
-            text = render_json(rep)
-        else:
-            from ..render.markdown import render_markdown
-
-            text = render_markdown(rep)
+        text = render(rep, fmt)
     _write_text(report_path, text)
 
 

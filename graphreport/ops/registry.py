@@ -19,6 +19,18 @@ class OpInfo:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def node_ctx(g, node, value_of) -> "Ctx":
+    """The rule context of `node` in graph `g`; value_of(tensor name) gives a small constant value or None."""
+    ins = [g.tensors.get(t) for t in node.inputs]
+    outs = [g.tensors[t] for t in node.outputs]
+    names = list(node.inputs)
+    return Ctx(node.op, node.attrs, in_shapes=[t.shape if t is not None else None for t in ins],
+               in_dtypes=[t.dtype if t is not None else None for t in ins],
+               out_shapes=[t.shape for t in outs], out_dtypes=[t.dtype for t in outs],
+               values=lambda i: value_of(names[i]), name=node.name,
+               in_const=[t is not None and t.const is not None for t in ins], n_out=len(outs))
+
+
 class Ctx:
     """The narrow view a rule gets of one node: its op, attributes, the shapes/dtypes of its inputs and
     outputs, and the values of small constant (or constant-derived) inputs. Built by the walkers in
