@@ -145,18 +145,7 @@ def read(path: str) -> Model:
     g = build_graph(inl.expand([_View.of(nd) for nd in gd.node]), "main")
     _mark(g, inl)
     model = Model(format=FORMAT, path=meta, file_size=len(data), graphs=[g], warnings=list(notes))
-    done: set[str] = set()
-    todo = sorted(inl.referenced)
-    while todo:
-        fname = todo.pop()
-        if fname in done or fname not in library:
-            continue
-        done.add(fname)
-        if inl.made + len(library[fname].node_def) > inl.budget:
-            model.warnings.append(f"function {fname} and others not read: more than {inl.budget} nodes")
-            break
-        model.graphs.append(inl.function_graph(fname))
-        todo.extend(sorted(inl.referenced - done))
+    model.graphs.extend(inl.function_graphs(library, model.warnings))
 
     if inl.not_expanded:
         model.details["calls_not_expanded"] = dict(sorted(inl.not_expanded.items())[:50])

@@ -313,6 +313,24 @@ class Inliner:
         site = _View(call.name, "IdentityN", rets + control, call.device, attrs)
         return views, site
 
+    def function_graphs(self, library: dict, warnings: list) -> list[Graph]:
+        """Graphs of the functions still referenced (by If/While attributes, or calls left unexpanded),
+        within the node budget; a warning says what the budget left out."""
+        out: list[Graph] = []
+        done: set[str] = set()
+        todo = sorted(self.referenced)
+        while todo:
+            fname = todo.pop()
+            if fname in done or fname not in library:
+                continue
+            done.add(fname)
+            if self.made + len(library[fname].node_def) > self.budget:
+                warnings.append(f"function {fname} and others not read: more than {self.budget} nodes")
+                break
+            out.append(self.function_graph(fname))
+            todo.extend(sorted(self.referenced - done))
+        return out
+
     def function_graph(self, fname: str) -> Graph:
         """A library function as a graph of its own: arguments become ``_Arg`` nodes."""
         fdef = self.library[fname]
@@ -643,18 +661,7 @@ def read(path: str) -> Model:
         g.outputs = [t.name for t in serving.outputs.values()]
     model = Model(format=FORMAT, path=path.rstrip("/") or path, file_size=0, graphs=[g])
     # graphs of the functions named by attributes (If/While ...) or left unexpanded
-    done: set[str] = set()
-    todo = sorted(inl.referenced)
-    while todo:
-        fname = todo.pop()
-        if fname in done or fname not in library:
-            continue
-        done.add(fname)
-        if inl.made + len(library[fname].node_def) > inl.budget:
-            warnings.append(f"function {fname} and others not read: more than {inl.budget} nodes")
-            break
-        model.graphs.append(inl.function_graph(fname))
-        todo.extend(sorted(inl.referenced - done))
+    model.graphs.extend(inl.function_graphs(library, warnings))
 
     used: list[dict] = []
     _apply_variables(g, handle_keys, ck, used)
