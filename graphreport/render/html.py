@@ -120,8 +120,9 @@ LAYER_CHART_MAX = 30
 
 def _strip(scope: str, layers) -> str:
     """A layer's scope without the prefix every layer shares (the model's own scope)."""
-    first = {x.scope.split("/", 1)[0] for x in layers if "/" in x.scope}
-    if len(first) == 1 and all("/" in x.scope for x in layers) and "/" in scope:
+    scoped = [x.scope for x in layers if x.scope != "(root)"]
+    first = {x.split("/", 1)[0] for x in scoped}
+    if len(first) == 1 and all("/" in x for x in scoped) and "/" in scope:
         return scope.split("/", 1)[1]
     return scope
 
