@@ -72,14 +72,9 @@ def default_output(model: str, kind: str, to: str) -> str:
 
 
 def _human(n: Optional[int]) -> str:
-    if n is None:
-        return "?"
-    x = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if x < 1024 or unit == "GiB":
-            return f"{int(x)} B" if unit == "B" else f"{x:.1f} {unit}"
-        x /= 1024
-    return str(n)
+    from ..render import human_bytes
+
+    return human_bytes(n)
 
 
 # ------------------------------------------------------------------------------------------------------------

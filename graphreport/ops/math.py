@@ -450,13 +450,14 @@ def _reduce_value(ctx):
     return [out.astype(v.dtype)]
 
 
-@cost_rule("Mean")
+@cost_rule("Mean", "MEAN")
 def _mean_cost(ctx):
     """1 FLOP per input element: n - 1 additions and one division for each output element."""
     return {"macs": 0, "flops": in_elements(ctx, 0)}
 
 
-@cost_rule("Sum", "Prod", "Max", "Min", "All", "Any", "ArgMax", "ArgMin")
+@cost_rule("Sum", "Prod", "Max", "Min", "All", "Any", "ArgMax", "ArgMin",
+           "SUM", "REDUCE_PROD", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_ALL", "REDUCE_ANY", "ARG_MAX", "ARG_MIN")
 def _reduce_cost(ctx):
     """n - 1 operations per output element (input elements - output elements)."""
     return {"macs": 0, "flops": max(in_elements(ctx, 0) - out_elements(ctx), 0)}

@@ -122,14 +122,7 @@ def _pool(ctx):
     return {"macs": 0, "flops": int(fh) * int(fw) * out_elements(ctx) + _fused(ctx)}
 
 
-@cost_rule("MEAN")
-def _mean(ctx):
-    return {"macs": 0, "flops": in_elements(ctx, 0)}
-
-
-@cost_rule("SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY", "REDUCE_ALL", "ARG_MAX", "ARG_MIN")
-def _reduce(ctx):
-    return {"macs": 0, "flops": max(in_elements(ctx, 0) - out_elements(ctx), 0)}
+# MEAN, SUM, REDUCE_* and ARG_* share the TensorFlow reductions' rules (ops/math.py).
 
 
 @cost_rule("TOPK_V2")

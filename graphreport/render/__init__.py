@@ -11,3 +11,15 @@ def render(report, fmt: str) -> str:
         return render_json(report)
     from .markdown import render_markdown
     return render_markdown(report)
+
+
+def human_bytes(n) -> str:
+    """1536 -> '1.5 KiB'; None -> '?'."""
+    if n is None:
+        return "?"
+    x = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if x < 1024 or unit == "GiB":
+            return f"{x:,.0f} B" if unit == "B" else f"{x:,.1f} {unit}"
+        x /= 1024
+    return str(n)

@@ -10,6 +10,7 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
+from ..render import human_bytes
 from ..render.charts import _si, bar_chart
 from ..render.svg import fmt_shape
 
@@ -31,16 +32,6 @@ def script_json(obj) -> str:
 
 def _num(v) -> str:
     return f"{v:,}" if isinstance(v, (int, float)) else "?"
-
-
-def _bytes(n) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 def _quant(q) -> str:
@@ -66,7 +57,7 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False,
                              loader=jinja2.FunctionLoader(lambda name: _read(name)))
     env.filters["num"] = _num
-    env.filters["bytes"] = _bytes
+    env.filters["bytes"] = human_bytes
     env.filters["shape"] = lambda s: "?" if s is None else "[" + ", ".join(
         "?" if d is None else str(d) for d in s) + "]"
     env.filters["quant"] = _quant
