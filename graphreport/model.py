@@ -121,6 +121,7 @@ class Graph:
     outputs: list[str] = field(default_factory=list)  # declared outputs (tensor names)
     kind: str = "main"  # main | function | subgraph
     consts_are_weights: bool = False  # every constant is a learned weight (Keras layers), scalars included
+    dialect: str = "tf"  # whose op names the nodes carry: "tf" ops, "tflite" builtins, "keras" layer classes
 
     _by_name: dict = field(default_factory=dict, repr=False, compare=False)
     _consumers: dict = field(default_factory=dict, repr=False, compare=False)

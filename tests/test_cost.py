@@ -50,8 +50,8 @@ PAPER_MACS = {"MobileNet": 569e6, "MobileNetV2": 300e6}
 # ----------------------------------------------------------------------------------------------------------
 # helpers to build tiny graphs by hand
 # ----------------------------------------------------------------------------------------------------------
-def _graph(nodes, tensors, kind="main", outputs=()):
-    g = Graph(name="main" if kind == "main" else "subgraph0", kind=kind, outputs=list(outputs))
+def _graph(nodes, tensors, kind="main", outputs=(), dialect="tf"):
+    g = Graph(name="main" if kind == "main" else "subgraph0", kind=kind, outputs=list(outputs), dialect=dialect)
     g.nodes = nodes
     g.tensors = {t.name: t for t in tensors}
     return g
@@ -247,7 +247,7 @@ def test_tflite_style_graph_costs():
                Tensor("fcw", "int8", [10, 16], const=ConstData(160)), Tensor("f", "int8", [1, 10]),
                Tensor("shp", "int32", [2], const=ConstData(8)), Tensor("o", "int8", [1, 10]),
                Tensor("z", "int8", [1, 10])]
-    g = _graph(nodes, tensors, kind="subgraph", outputs=["z"])
+    g = _graph(nodes, tensors, kind="subgraph", outputs=["z"], dialect="tflite")
     g.inputs = ["in"]
     model = _model(g, "tflite")
     r = compute_cost(model)

@@ -154,7 +154,7 @@ class _GraphCost:
             if node.op in CALL_OPS:
                 macs, flops = self.call_cost(node)
             else:
-                info = lookup(node.op)
+                info = lookup(node.op, self.g.dialect)
                 if info is None or info.cost is None:
                     raise Unknown(f"no cost rule for op {node.op}")
                 c = info.cost(self.ctx_for(node))

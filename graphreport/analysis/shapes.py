@@ -213,7 +213,7 @@ class _Walker:
             self._finish(node, outs, None, placeholder=True)
             return
         ctx = self.ctx_for(node)
-        info = lookup(node.op)
+        info = lookup(node.op, g.dialect)
         reason = None
         result = None
         try:

@@ -450,14 +450,15 @@ def _reduce_value(ctx):
     return [out.astype(v.dtype)]
 
 
-@cost_rule("Mean", "MEAN")
+@cost_rule("Mean", "tflite:MEAN")
 def _mean_cost(ctx):
     """1 FLOP per input element: n - 1 additions and one division for each output element."""
     return {"macs": 0, "flops": in_elements(ctx, 0)}
 
 
 @cost_rule("Sum", "Prod", "Max", "Min", "All", "Any", "ArgMax", "ArgMin",
-           "SUM", "REDUCE_PROD", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_ALL", "REDUCE_ANY", "ARG_MAX", "ARG_MIN")
+           "tflite:SUM", "tflite:REDUCE_PROD", "tflite:REDUCE_MAX", "tflite:REDUCE_MIN", "tflite:REDUCE_ALL",
+           "tflite:REDUCE_ANY", "tflite:ARG_MAX", "tflite:ARG_MIN")
 def _reduce_cost(ctx):
     """n - 1 operations per output element (input elements - output elements)."""
     return {"macs": 0, "flops": max(in_elements(ctx, 0) - out_elements(ctx), 0)}

@@ -1,4 +1,7 @@
-"""One registry of per-op knowledge, keyed by op type (TensorFlow op names and TFLite builtin names).
+"""One registry of per-op knowledge, keyed by dialect and op type: ("tf", "Conv2D") for TensorFlow ops,
+("tflite", "CONV_2D") for TFLite builtins, ("keras", "Conv2D") for Keras layer classes. The dialects never
+share a key, so a Keras layer can never reach a TensorFlow op's rule by name. A graph says its dialect
+(``Graph.dialect``).
 
 A family module (ops/nn.py, ops/math.py, ops/array.py ...) registers small functions with the decorators
 below; the walkers in analysis/ call them. Rules never walk the graph: they get a narrow context
@@ -144,58 +147,53 @@ class Ctx:
         return v
 
 
-REGISTRY: dict[str, OpInfo] = {}
+DIALECTS = ("tf", "tflite", "keras")
+REGISTRY: dict[tuple[str, str], OpInfo] = {}
 
 
-def _info(op: str) -> OpInfo:
-    return REGISTRY.setdefault(op, OpInfo())
+def _key(op: str, dialect: str) -> tuple[str, str]:
+    """'CONV_2D' with dialect 'tflite', or a qualified 'tflite:MEAN' (to register one rule in two dialects)."""
+    d, sep, name = op.partition(":")
+    if sep:
+        dialect, op = d, name
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown op dialect {dialect!r}")
+    return dialect, op
 
 
-def shape_rule(*ops: str):
-    def deco(fn):
-        for op in ops:
-            _info(op).shape = fn
-        return fn
-    return deco
+def _info(op: str, dialect: str) -> OpInfo:
+    return REGISTRY.setdefault(_key(op, dialect), OpInfo())
 
 
-def cost_rule(*ops: str):
-    def deco(fn):
-        for op in ops:
-            _info(op).cost = fn
-        return fn
-    return deco
+def _registrar(field_name: str):
+    def register(*ops: str, dialect: str = "tf"):
+        def deco(fn):
+            for op in ops:
+                setattr(_info(op, dialect), field_name, fn)
+            return fn
+        return deco
+    return register
 
 
-def dtype_rule(*ops: str):
-    def deco(fn):
-        for op in ops:
-            _info(op).dtype = fn
-        return fn
-    return deco
+shape_rule = _registrar("shape")  # ctx -> list of output shapes
+cost_rule = _registrar("cost")  # ctx -> {"macs": ..., "flops": ...}
+dtype_rule = _registrar("dtype")  # (attrs, index) -> dtype name
+# ctx -> list of output values, used to propagate small constant values (shape arithmetic: Shape,
+# StridedSlice, Pack, Prod ...). Values are numpy arrays or partial int lists.
+value_rule = _registrar("value")
 
 
-def value_rule(*ops: str):
-    """Registers a function ctx -> list of output values, used to propagate small constant values (shape
-    arithmetic: Shape, StridedSlice, Pack, Prod ...). Values are numpy arrays or partial int lists."""
-    def deco(fn):
-        for op in ops:
-            _info(op).value = fn
-        return fn
-    return deco
-
-
-def lookup(op: str) -> Optional[OpInfo]:
+def lookup(op: str, dialect: str = "tf") -> Optional[OpInfo]:
     _load_families()
-    return REGISTRY.get(op)
+    return REGISTRY.get((dialect, op))
 
 
 def coverage() -> list[dict]:
     """One row per registered op: which rules it has (for a coverage table generated from the registry)."""
     _load_families()
-    return [{"op": op, "shape": info.shape is not None, "cost": info.cost is not None,
+    return [{"dialect": d, "op": op, "shape": info.shape is not None, "cost": info.cost is not None,
              "value": info.value is not None, "dtype": info.dtype is not None}
-            for op, info in sorted(REGISTRY.items())]
+            for (d, op), info in sorted(REGISTRY.items())]
 
 
 _loaded = False

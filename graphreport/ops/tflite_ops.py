@@ -39,44 +39,44 @@ def _mac_result(ctx, macs: int) -> dict:
     return {"macs": macs, "flops": 2 * macs + _fused(ctx)}
 
 
-@cost_rule("CONV_2D")
+@cost_rule("CONV_2D", dialect="tflite")
 def _conv2d(ctx):
     w = _weights(ctx, 1)
     return _mac_result(ctx, out_elements(ctx) * checked_mul(*w[1:]))
 
 
-@cost_rule("DEPTHWISE_CONV_2D")
+@cost_rule("DEPTHWISE_CONV_2D", dialect="tflite")
 def _depthwise(ctx):
     w = _weights(ctx, 1)
     return _mac_result(ctx, out_elements(ctx) * w[1] * w[2])
 
 
-@cost_rule("CONV_3D")
+@cost_rule("CONV_3D", dialect="tflite")
 def _conv3d(ctx):
     w = _weights(ctx, 1)
     return _mac_result(ctx, out_elements(ctx) * checked_mul(*w[:-1]))
 
 
-@cost_rule("CONV_3D_TRANSPOSE")
+@cost_rule("CONV_3D_TRANSPOSE", dialect="tflite")
 def _conv3d_transpose(ctx):
     # inputs: output_shape, filter [kd, kh, kw, out, in], input
     w = _weights(ctx, 1)
     return _mac_result(ctx, in_elements(ctx, 2) * checked_mul(*w[:-1]))
 
 
-@cost_rule("TRANSPOSE_CONV")
+@cost_rule("TRANSPOSE_CONV", dialect="tflite")
 def _transpose_conv(ctx):
     w = _weights(ctx, 1)
     return _mac_result(ctx, in_elements(ctx, 2) * checked_mul(*w[:-1]))
 
 
-@cost_rule("FULLY_CONNECTED")
+@cost_rule("FULLY_CONNECTED", dialect="tflite")
 def _fully_connected(ctx):
     w = _weights(ctx, 1)
     return _mac_result(ctx, out_elements(ctx) * w[-1])
 
 
-@cost_rule("BATCH_MATMUL")
+@cost_rule("BATCH_MATMUL", dialect="tflite")
 def _batch_matmul(ctx):
     a = ctx.shape(0)
     if a is None or len(a) < 2:
@@ -102,19 +102,19 @@ ONE = ("ADD", "SUB", "MUL", "DIV", "FLOOR_DIV", "FLOOR_MOD", "MAXIMUM", "MINIMUM
        "GREATER_EQUAL", "LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT", "SELECT", "SELECT_V2", "ATAN2",
        "FAKE_QUANT", "CUMSUM", "RIGHT_SHIFT", "BITWISE_XOR", "SIGN")
 for _op in ONE:
-    cost_rule(_op)(_elementwise(1))
-cost_rule("RSQRT", "SQUARED_DIFFERENCE")(_elementwise(2))
-cost_rule("SOFTMAX", "LOG_SOFTMAX")(_elementwise(5))
-cost_rule("RESIZE_BILINEAR")(_elementwise(8))
-cost_rule("L2_NORMALIZATION")(_elementwise(3))
+    cost_rule(_op, dialect="tflite")(_elementwise(1))
+cost_rule("RSQRT", "SQUARED_DIFFERENCE", dialect="tflite")(_elementwise(2))
+cost_rule("SOFTMAX", "LOG_SOFTMAX", dialect="tflite")(_elementwise(5))
+cost_rule("RESIZE_BILINEAR", dialect="tflite")(_elementwise(8))
+cost_rule("L2_NORMALIZATION", dialect="tflite")(_elementwise(3))
 
 
-@cost_rule("ADD_N")
+@cost_rule("ADD_N", dialect="tflite")
 def _add_n(ctx):
     return {"macs": 0, "flops": (ctx.n_in - 1) * out_elements(ctx)}
 
 
-@cost_rule("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
+@cost_rule("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D", dialect="tflite")
 def _pool(ctx):
     fh, fw = ctx.attrs.get("filter_height"), ctx.attrs.get("filter_width")
     if fh is None or fw is None:
@@ -125,7 +125,7 @@ def _pool(ctx):
 # MEAN, SUM, REDUCE_* and ARG_* share the TensorFlow reductions' rules (ops/math.py).
 
 
-@cost_rule("TOPK_V2")
+@cost_rule("TOPK_V2", dialect="tflite")
 def _topk(ctx):
     return {"macs": 0, "flops": in_elements(ctx, 0)}
 
@@ -136,20 +136,20 @@ FREE = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "CONCATENATION", "PAD"
         "BROADCAST_ARGS", "FILL", "ZEROS_LIKE", "ONES_LIKE", "REVERSE_V2", "RANGE", "RESIZE_NEAREST_NEIGHBOR",
         "EMBEDDING_LOOKUP", "SCATTER_ND", "WHERE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE",
         "REVERSE_SEQUENCE", "MATRIX_DIAG", "MATRIX_SET_DIAG", "DENSIFY", "DYNAMIC_UPDATE_SLICE")
-cost_rule(*FREE)(free)
+cost_rule(*FREE, dialect="tflite")(free)
 
 
-@cost_rule("WHILE")
+@cost_rule("WHILE", dialect="tflite")
 def _while(ctx):
     raise Unknown("runs its body subgraph a data-dependent number of times (see the subgraph's own figures)")
 
 
-@cost_rule("IF")
+@cost_rule("IF", dialect="tflite")
 def _if(ctx):
     raise Unknown("runs one of two subgraphs, chosen at run time (see the subgraphs' own figures)")
 
 
-@cost_rule("CALL_ONCE")
+@cost_rule("CALL_ONCE", dialect="tflite")
 def _call_once(ctx):
     """Runs an initialization subgraph once, at the first invocation: 0 per inference."""
     return {"macs": 0, "flops": 0}

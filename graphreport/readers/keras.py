@@ -819,7 +819,7 @@ def input_layer_shape(cfg: dict) -> Optional[list]:
 class GraphBuilder:
     def __init__(self, root: Layer, warnings: Warnings, use_declared: bool = True):
         self.root = root
-        self.g = Graph(name="main", consts_are_weights=True)
+        self.g = Graph(name="main", consts_are_weights=True, dialect="keras")
         self.warnings = warnings
         self.use_declared = use_declared
         self.nodes_by_path: dict[tuple, list[Node]] = {}

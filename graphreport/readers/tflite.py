@@ -239,7 +239,7 @@ class _Reader:
         return self.buffers[index]
 
     def _graph(self, gi: int, sg: Table) -> Graph:
-        g = Graph(name=self.graph_names[gi], kind="main" if gi == 0 else "subgraph")
+        g = Graph(name=self.graph_names[gi], kind="main" if gi == 0 else "subgraph", dialect="tflite")
         label = "tensor" if gi == 0 else f"subgraph {gi} tensor"
         raw = sg.tables(SG_TENSORS, label)
         keys = _unique_keys([t.string(T_NAME) for t in raw])
