@@ -5,6 +5,10 @@ SCHEMA_VERSION changes whenever the JSON shape changes:
   2 - `compatibility` (TFLite / int8 verdicts); per node `tflite`, `int8`, `tflite_reason`.
   3 - `cost` (conventions, by_scope, top, unknown, by_op_type, memory, per_subgraph) and `shapes`;
       `totals` gains macs, flops, activation_bytes_peak; per node `macs`, `flops`, `params`.
+  4 - a figure that cannot be computed is null, never 0: `totals` and `cost.totals` gain `at_least` (the
+      known part) and `unknown` (the reason) per null figure; `totals.batch_assumed` (input -> shape, batch 1
+      assumed for the figures); `params` is one definition in every section; `verification` (convert
+      --report) documented; for .tflite files `int8_blockers` / `int8_full` answer "if produced as full int8".
 """
 from __future__ import annotations
 
@@ -13,10 +17,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from . import __version__
-from .analysis import commands, compat, cost, io_suggest, shapes, summary
+from .analysis import commands, compat, cost, io_suggest, params, shapes, summary
 from .model import Model, split_tensor_name
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 LIST_LIMIT = 200  # long lists in the JSON (unknown shapes/costs) are cut here, with a count
 
 
@@ -34,6 +38,7 @@ class Report:
     diagram_note: str = ""
     diagram_ids: dict[str, str] = field(default_factory=dict)  # node name -> id of its box in the SVG
     verification: Optional[dict] = None  # set by `graphreport convert --report`: source vs converted figures
+    assumed_batch: dict[str, list] = field(default_factory=dict)  # input -> the shape the figures assume
 
     def to_dict(self) -> dict[str, Any]:
         m, g = self.model, self.model.main
@@ -71,12 +76,25 @@ class Report:
 
 
     def totals(self) -> dict:
-        t = {"nodes": self.summary.nodes, "op_nodes": self.summary.op_nodes, "params": self.summary.params,
-             "weight_bytes": self.summary.weight_bytes}
+        """Whole-model figures. A figure that cannot be computed is None (JSON null), never 0: `unknown`
+        gives the reason and `at_least` the sum of what is known. `batch_assumed`: inputs whose unknown
+        batch dimension the figures take as 1 (per example)."""
+        s = self.summary
+        t = {"nodes": s.nodes, "op_nodes": s.op_nodes, "params": s.params, "weight_bytes": s.weight_bytes}
+        at_least, unknown = {}, {}
+        if s.params is None:
+            at_least["params"] = s.params_known_part
+            unknown["params"] = f"{len(s.params_unknown)} weight(s) of unknown size, e.g. {s.params_unknown[0]}"
         if self.cost is not None:
             ct = self.cost.totals
             t.update({k: ct.get(k) for k in ("macs", "flops", "activation_bytes_peak")})
             t["cost_complete"] = ct.get("complete")
+            for k in ("macs", "flops", "activation_bytes_peak"):
+                if k in ct.get("unknown", {}):
+                    unknown[k] = ct["unknown"][k]
+                    at_least[k] = ct["at_least"][k]
+        t["at_least"], t["unknown"] = at_least, unknown
+        t["batch_assumed"] = dict(self.assumed_batch)
         return t
 
     def cost_dict(self) -> Optional[dict]:
@@ -188,13 +206,23 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
         from .errors import UsageError
         raise UsageError("--input-shape applies to TensorFlow graphs; a TFLite file's shapes are fixed")
     io = io_suggest.suggest(model)
-    summ = summary.summarize(model)
+    io.freeze_shapes()  # the I/O tables show the shapes the model declares, whatever is assumed below
     cmds = commands.build_commands(model.format, model.path, io)
+    comp = compat.check_compat(model, outputs)  # the converter sees the declared shapes too
+    assumed: dict[str, list] = {}
+    if shape_stats is not None:
+        # figures are per example: an input whose only unknown dimension is the batch is taken as batch 1
+        assumed = shapes.batch_one(model, [x.name for x in io.inputs], input_shapes)
+        if assumed:
+            shape_stats = shapes.infer_shapes(model, {**(input_shapes or {}), **assumed})
+            shape_stats.assumed = assumed
+    param_counts = params.count_model(model)
+    summ = summary.summarize(model, param_counts.get(model.main.name))
     warnings = []  # unknown input dims and unfrozen variables are the compatibility section's to say
     if model.format != "tflite" and not io.outputs:
         warnings.append("no output could be suggested: name the outputs yourself")
-    rep = Report(model=model, io=io, summary=summ, commands=cmds, warnings=warnings,
-                 compat=compat.check_compat(model, outputs), cost=cost.compute_cost(model), shapes=shape_stats)
+    rep = Report(model=model, io=io, summary=summ, commands=cmds, warnings=warnings, compat=comp,
+                 cost=cost.compute_cost(model, param_counts), shapes=shape_stats, assumed_batch=assumed)
     if diagram:
         from .render import svg
         keep = None

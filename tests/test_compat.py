@@ -284,12 +284,26 @@ def test_tflite_quantization_types_and_ops():
     f32 = {"in": ("float32", False, False), "w": ("float32", True, False), "out": ("float32", False, False)}
     m = _tflite_model([("FULLY_CONNECTED", ["in", "w"], ["out"], False)], f32)
     r = compat.check_compat(m)
-    assert r.quantization_type == "float32" and r.builtins_only and not r.int8_full
+    # a float file is judged as it would be produced as full int8: FULLY_CONNECTED has an int8 kernel (the
+    # probed table: MatMul -> FULLY_CONNECTED, int8 ok), so nothing blocks
+    assert r.quantization_type == "float32" and r.builtins_only and r.int8_full and r.int8_blockers == []
     assert r.nodes_dict()["0:FULLY_CONNECTED"]["tflite"] == "builtin:FULLY_CONNECTED"
+    assert r.nodes_dict()["0:FULLY_CONNECTED"]["int8"] == "ok"
 
     dyn = {"in": ("float32", False, False), "w": ("int8", True, True), "out": ("float32", False, False)}
     r = compat.check_compat(_tflite_model([("FULLY_CONNECTED", ["in", "w"], ["out"], False)], dyn))
-    assert r.quantization_type == "dynamic_range" and r.int8_blockers == ["FULLY_CONNECTED"]
+    assert r.quantization_type == "dynamic_range" and r.int8_blockers == [] and r.int8_full
+
+    # SIN has no int8 kernel in the probed table (Sin -> SIN stays float): named, once, in the verdict
+    f32s = dict(f32, s=("float32", False, False), s2=("float32", False, False))
+    r = compat.check_compat(_tflite_model([("FULLY_CONNECTED", ["in", "w"], ["s"], False),
+                                           ("SIN", ["s"], ["s2"], False), ("SIN", ["s2"], ["out"], False)], f32s))
+    assert r.int8_blockers == ["SIN"] and not r.int8_full
+    assert "SIN would stay float" in r.verdict and "FULLY_CONNECTED" not in r.verdict
+    # a builtin the table never produced is not judged (neither blocker nor ok)
+    r = compat.check_compat(_tflite_model([("FULLY_CONNECTED", ["in", "w"], ["s"], False),
+                                           ("HARD_SWISH", ["s"], ["out"], False)], f32s))
+    assert r.int8_blockers == [] and not r.int8_full and "not judged for HARD_SWISH" in r.verdict
 
     full = {"in": ("float32", False, False), "q": ("int8", False, True), "w": ("int8", True, True),
             "b": ("int32", True, True), "y": ("int8", False, True), "out": ("float32", False, False)}
@@ -332,7 +346,9 @@ def test_real_tflite_files_when_the_reader_exists(tmp_path):
             data = (samples / name).read_bytes()
             r = compat.check_compat(tflite_reader.read(str(samples / name), data))
             assert r.quantization_type == qtype and r.builtins_only, (name, r.to_dict())
-            assert r.int8_full == (qtype == "full_int8")
+            # the float file's ops all have int8 kernels: the int8 sample is the same model through the
+            # real converter with full-int8 quantization (sample_models/make_samples.py)
+            assert r.int8_full and r.int8_blockers == []
     pytest.importorskip("tensorflow")
     import compat_cases
     import numpy as np

@@ -212,7 +212,7 @@ def _resolve_outputs(g: Graph, suggestion, outputs: Optional[list[str]]) -> list
             names.append(node)
         return names
     if g.outputs:
-        return [p for p in (_producer(g, t) for t in g.outputs) if p]
+        return list(dict.fromkeys(p for p in (_producer(g, t) for t in g.outputs) if p))
     return [o.name for o in suggestion.outputs if g.node(o.name) is not None]
 
 
@@ -608,6 +608,10 @@ def _summarize(out: CompatReport) -> None:
 
 
 def _names(ops: list[str], n: int = 4) -> str:
+    """Op or node names for a sentence: each once, in order; never an empty list."""
+    ops = list(dict.fromkeys(ops))
+    if not ops:
+        return "(none)"
     return ", ".join(ops[:n]) + (f" and {len(ops) - n} more" if len(ops) > n else "")
 
 
@@ -715,6 +719,20 @@ def _check_keras(model: Model, outputs: Optional[list[str]]) -> CompatReport:
 
 QDQ = {"QUANTIZE", "DEQUANTIZE"}
 INT_ACT = {"int8", "uint8"}
+INTEGER_MODELS = {"full_int8", "int16x8", "mixed"}  # activations already quantized: judge what the file does
+
+
+def builtin_int8(table: dict) -> dict[str, str]:
+    """TFLite builtin name -> what full-int8 conversion does with it, from the probed TF-op table: "ok" when
+    some probe of a TF op lowering to it got an int8 kernel; else "float" (stays float between QUANTIZE /
+    DEQUANTIZE) or "blocker". Builtins the table never produced are absent (not judged)."""
+    seen: dict[str, set] = {}
+    for entry in table.get("ops", {}).values():
+        for e in (entry, *(entry.get("dtypes") or {}).values()):
+            if e.get("status") == "builtin":
+                for b in e.get("tflite", []):
+                    seen.setdefault(b, set()).add(e.get("int8", "ok"))
+    return {b: "ok" if "ok" in v else "float" if "float" in v else "blocker" for b, v in seen.items()}
 
 
 def _check_tflite(model: Model) -> CompatReport:
@@ -783,8 +801,6 @@ def _check_tflite(model: Model) -> CompatReport:
     out.custom_ops = sorted(custom)
     out.unsupported = sorted(custom)
     out.builtins_only = not flex and not custom
-    out.int8_blockers = sorted(float_ops)
-    out.int8_full = out.builtins_only and not float_ops
     if act_int16:
         qt = "int16x8" if not act_float else "mixed"
     elif act_int8:
@@ -796,6 +812,25 @@ def _check_tflite(model: Model) -> CompatReport:
     else:
         qt = "float32"
     out.quantization_type = qt
+    not_judged: set[str] = set()
+    if qt not in INTEGER_MODELS:
+        # a float (or weight-only quantized) file: which ops would stay float if it were produced as full
+        # int8 - the same probed table as for TensorFlow graphs, by builtin name
+        kernels = builtin_int8(table)
+        float_ops = set()
+        for nc in out.nodes.values():
+            if nc.tflite.startswith("builtin:"):
+                status = kernels.get(nc.op, "ok" if nc.op in QDQ else None)
+                if status is None:
+                    not_judged.add(nc.op)
+                    nc.int8, nc.reason = "unknown", "TFLite builtin; its int8 kernel is not in graphreport's table"
+                else:
+                    nc.int8 = status
+                    nc.reason = "TFLite builtin" + ("" if status == "ok" else "; stays float in a full-int8 model")
+            if nc.int8 in ("float", "blocker"):
+                float_ops.add(nc.op)
+    out.int8_blockers = sorted(float_ops)
+    out.int8_full = out.builtins_only and not float_ops and not not_judged
     w = out.warnings
     if flex:
         w.append(f"Flex ops ({', '.join(sorted(flex))}): the app must link the Flex delegate (select-TF-ops "
@@ -820,13 +855,22 @@ def _check_tflite(model: Model) -> CompatReport:
                          "accelerators cannot run it")
     if qt == "float16_weights":
         out.notes.append("float16 weights dequantized to float32 at load on CPU; GPU delegates compute in float16")
-    if out.int8_full:
+    if out.int8_full and qt in INTEGER_MODELS:
         out.verdict = {"full_int8": "A full-integer model with builtins only: runs on integer-only accelerators.",
                        "int16x8": "An int16x8 model with builtins only."}.get(
             qt, "Builtins only, and no op computes in float32.")
-    elif out.builtins_only:
+    elif out.builtins_only and qt in INTEGER_MODELS:
         out.verdict = (f"Builtins only ({qt.replace('_', ' ')}); {_names(out.int8_blockers)} "
                        f"{'computes' if len(out.int8_blockers) == 1 else 'compute'} in float32.")
+    elif out.builtins_only:
+        if out.int8_blockers:
+            tail = (f"produced as full int8, {_names(out.int8_blockers)} would stay float (no int8 kernel in the "
+                    f"TF {out.tf_version_basis} table)")
+        elif not_judged:
+            tail = f"full int8 not judged for {_names(sorted(not_judged))} (not in the table)"
+        else:
+            tail = "every op has an int8 kernel: it can be produced as full int8"
+        out.verdict = f"Builtins only ({qt.replace('_', ' ')} model); {tail}."
     else:
         parts = []
         if flex:

@@ -14,7 +14,7 @@ from ..ops.helpers import MAX_VALUE_ELEMENTS, Unknown
 from ..ops.registry import Ctx, lookup, node_ctx
 from .memory import MemoryEstimate, peak_activation
 from .shapes import CALL_OPS
-from .summary import is_weight
+from .params import ParamCount, count_graph
 
 CONVENTIONS = """\
 MACs count multiply-accumulates of convolutions (2-D, 3-D, depthwise, transposed), matrix products
@@ -36,11 +36,15 @@ Data movement and bookkeeping (Reshape, Transpose, Concat, Pad, Slice, Gather, I
 Placeholder, Shape ...): 0 by rule; their price is memory traffic, shown as activation bytes.
 Constant-only subgraphs (e.g. rsqrt of a batch-norm variance) are counted as the graph states them;
 their share is given apart ("foldable").
-Params: elements of constant weight inputs (each constant counted once); weight bytes: their stored size.
+Params (the same figure in every section): elements of the model's weights - its variables (not optimizer
+slots, step or metric counters) and its constant weight tensors (floating-point or quantized, not scalars;
+every weight of a Keras layer), each counted once; weight bytes: their stored size.
+Batch: when an input's only unknown dimension is the batch, the figures are per example (batch 1 assumed,
+said next to them); other unknown dimensions stay unknown.
 Activation bytes: size of each op's outputs; peak activation memory: largest sum of live non-constant
 tensors over the execution order (see memory.py).
-Unknown: an op without a cost rule or whose shapes are not fully known is listed with the reason and
-left out of the totals."""
+Unknown: an op without a cost rule or whose shapes are not fully known is listed with the reason; a
+total that misses such ops is unknown (null in JSON), shown as "at least" the part that is known."""
 
 
 @dataclass
@@ -104,7 +108,10 @@ def _scope(name: str) -> str:
 class _GraphCost:
     def __init__(self, model: Model, g: Graph, cache: dict):
         self.model, self.g, self.cache = model, g, cache
-        self.counted: set = set()
+        params = cache.setdefault("_params", {})
+        if g.name not in params:
+            params[g.name] = count_graph(g)
+        self.params: ParamCount = params[g.name]
         self.foldable: set[str] = set()
 
     def value_of(self, tname: str):
@@ -125,17 +132,8 @@ class _GraphCost:
     def node_cost(self, node: Node) -> NodeCost:
         g = self.g
         nc = NodeCost(node=node.name, op=node.op, macs=None, flops=None, graph=g.name, scope=_scope(node.name))
-        # parameters: constant weight inputs, each payload once per graph
-        for slot, tname in enumerate(node.inputs):
-            t = g.tensors.get(tname)
-            if t is None or t.const is None or not is_weight(g, node.op, slot, tname):
-                continue
-            key = id(t.const)
-            if key in self.counted:
-                continue
-            self.counted.add(key)
-            nc.params += num_elements(t.shape) or 0
-            nc.weight_bytes += t.const.nbytes
+        # parameters: one definition for the whole report (analysis/params.py)
+        nc.params, nc.weight_bytes = self.params.by_node.get(node.name, (0, 0))
         # activation bytes
         total = 0
         for tname in node.outputs:
@@ -218,21 +216,42 @@ def _graph_costs(model: Model, g: Graph, cache: dict) -> list[NodeCost]:
     return out
 
 
-def _totals(costs: list[NodeCost], g: Graph, mem: Optional[MemoryEstimate]) -> dict:
+def _totals(costs: list[NodeCost], g: Graph, mem: Optional[MemoryEstimate],
+            params: Optional[ParamCount] = None) -> dict:
+    """Totals of one graph. A figure that cannot be computed is None, never 0; `at_least` then holds the
+    sum of what is known and `unknown` the reason."""
     known = [c for c in costs if c.known]
     act = [c.activation_bytes for c in costs if c.activation_bytes is not None]
-    return {
-        "macs": sum(c.macs for c in known),
-        "flops": sum(c.flops for c in known),
-        "params": sum(c.params for c in costs),
+    n_unknown = len(costs) - len(known)
+    macs, flops = sum(c.macs for c in known), sum(c.flops for c in known)
+    t = {
+        "macs": macs if not n_unknown else None,
+        "flops": flops if not n_unknown else None,
+        "params": sum(c.params for c in costs) if params is None or params.total is not None else None,
         "weight_bytes": sum(c.weight_bytes for c in costs),
-        "activation_bytes_peak": mem.peak_bytes if mem else None,
+        "activation_bytes_peak": mem.peak_bytes if mem and mem.complete else None,
         "activation_bytes_total": sum(act),
         "foldable_flops": sum(c.flops for c in known if c.foldable),
         "ops": len(costs),
-        "unknown_ops": len(costs) - len(known),
-        "complete": len(known) == len(costs) and (mem is None or mem.complete),
+        "unknown_ops": n_unknown,
+        "complete": not n_unknown and (mem is None or mem.complete),
+        "at_least": {},
+        "unknown": {},
     }
+    if n_unknown:
+        first = next(c for c in costs if not c.known)
+        why = f"{n_unknown} op(s) of unknown cost, e.g. {first.node} ({first.op}): {first.reason}"
+        t["at_least"].update(macs=macs, flops=flops)
+        t["unknown"].update(macs=why, flops=why)
+    if t["params"] is None:
+        t["at_least"]["params"] = sum(c.params for c in costs)
+        t["unknown"]["params"] = (f"{len(params.unknown)} weight(s) of unknown size, e.g. {params.unknown[0]}")
+    if mem is not None and not mem.complete:
+        t["at_least"]["activation_bytes_peak"] = mem.peak_bytes
+        t["unknown"]["activation_bytes_peak"] = (
+            f"{len(mem.unknown_tensors)} tensor(s) of unknown size, e.g. {mem.unknown_tensors[0]}"
+            if mem.unknown_tensors else "some tensor sizes are unknown")
+    return t
 
 
 def roll_up(costs: list[NodeCost], depth: Optional[int] = None) -> list[ScopeCost]:
@@ -257,12 +276,13 @@ def roll_up(costs: list[NodeCost], depth: Optional[int] = None) -> list[ScopeCos
     return sorted(scopes.values(), key=lambda s: (-s.flops, -s.params, s.scope))
 
 
-def compute_cost(model: Model) -> CostReport:
-    """Cost of every op of every graph; totals, scopes, top and unknown lists for the main graph."""
+def compute_cost(model: Model, params: Optional[dict[str, ParamCount]] = None) -> CostReport:
+    """Cost of every op of every graph; totals, scopes, top and unknown lists for the main graph.
+    `params` (graph name -> ParamCount, from analysis.params.count_model) is computed when not given."""
     report = CostReport()
     if not model.graphs:
         return report
-    cache: dict = {}
+    cache: dict = {"_params": dict(params or {})}
     per_graph: dict[str, list[NodeCost]] = {}
     for g in model.graphs:
         if g.name in per_graph:
@@ -276,11 +296,11 @@ def compute_cost(model: Model) -> CostReport:
     report.nodes = costs
     tflite = model.format == "tflite"
     report.memory = peak_activation(main, file_order=tflite or None)
-    report.totals = _totals(costs, main, report.memory)
+    report.totals = _totals(costs, main, report.memory, cache["_params"].get(main.name))
     if len(model.graphs) > 1 or model.format == "tflite":
         for g in model.graphs:
             mem = report.memory if g is main else peak_activation(g, file_order=tflite or None)
-            report.per_subgraph[g.name] = _totals(per_graph[g.name], g, mem)
+            report.per_subgraph[g.name] = _totals(per_graph[g.name], g, mem, cache["_params"].get(g.name))
     report.subgraph_nodes = {name: c for name, c in per_graph.items() if name != main.name}
     report.unknown = [c for c in costs if not c.known]
     report.top = sorted((c for c in costs if c.known and c.flops), key=lambda c: -c.flops)[:TOP_N]

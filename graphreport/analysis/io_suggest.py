@@ -67,6 +67,12 @@ class IOSuggestion:
     signatures: list[dict] = field(default_factory=list)
     signature: Optional[str] = None  # SavedModel: the signature the inputs and outputs come from
 
+    def freeze_shapes(self) -> None:
+        """Copy the shapes as the model declares them, before figures assume a batch size (report.py)."""
+        for x in (*self.inputs, *self.outputs, *self.ignored_inputs):
+            if getattr(x, "shape", None) is not None:
+                x.shape = list(x.shape)
+
 
 SAVER_FUNCTION = re.compile(r"__inference__traced_(save|restore)_\d+")  # TF2 SavedModel save/restore functions
 

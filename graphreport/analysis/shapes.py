@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..errors import UsageError
-from ..model import Graph, Model, Node, Tensor
+from ..model import Graph, Model, Node, Tensor, split_tensor_name
 from ..ops.helpers import MAX_VALUE_ELEMENTS, ShapeError, Unknown, known, merge_shapes, num_elements
 from ..ops.registry import Ctx, lookup, node_ctx
 
@@ -64,6 +64,7 @@ class ShapeStats:
     overridden: dict[str, list] = field(default_factory=dict)  # node -> shape fixed by the user
     cycles_broken: list[str] = field(default_factory=list)  # nodes processed before all of their inputs
     values: dict[str, dict[str, Any]] = field(default_factory=dict)  # graph -> tensor -> small value
+    assumed: dict[str, list] = field(default_factory=dict)  # input -> shape with batch 1 assumed (batch_one)
 
     @property
     def total(self) -> int:
@@ -413,6 +414,23 @@ def _legacy_graphdef(model: Model) -> bool:
         return v is None or int(v) <= 21
     except ValueError:
         return False
+
+
+def batch_one(model: Model, inputs: list[str], input_shapes: Optional[dict] = None) -> dict[str, list]:
+    """The inputs whose only unknown dimension is the first (the batch), with it set to 1: figures are per
+    example. Inputs the user fixed (`input_shapes`) and any other unknown dimension are left alone."""
+    g = model.main
+    fixed = {split_tensor_name(k)[0] for k in (input_shapes or {})}
+    out: dict[str, list] = {}
+    for name in inputs:
+        node = g.node(split_tensor_name(name)[0])
+        if node is None or node.name in fixed or not node.outputs:
+            continue
+        t = g.tensors.get(node.outputs[0])
+        s = t.shape if t is not None else None
+        if s and s[0] is None and all(d is not None for d in s[1:]):
+            out[node.name] = [1, *s[1:]]
+    return out
 
 
 def infer_shapes(model: Model, input_shapes: Optional[dict] = None) -> ShapeStats:

@@ -10,7 +10,7 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
-from ..render import human_bytes
+from ..render import figure_text, human_bytes
 from ..render.charts import _si, bar_chart
 from ..render.svg import fmt_shape
 
@@ -62,6 +62,8 @@ def _env() -> jinja2.Environment:
         "?" if d is None else str(d) for d in s) + "]"
     env.filters["quant"] = _quant
     env.filters["si"] = lambda v: "?" if v is None else _si(v)
+    env.globals["figure"] = lambda totals, key, unit="num": figure_text(
+        totals, key, {"num": _num, "si": _si, "bytes": human_bytes}[unit])
     return env
 
 
@@ -133,4 +135,5 @@ def render_html(report) -> str:
         script_hash=f"sha256-{digest}", data_json=Markup(script_json(data)),
         diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
         diagram_note=report.diagram_note, format_names=FORMAT_NAMES,
+        batch_note=" (batch 1)" if report.assumed_batch else "",
     )

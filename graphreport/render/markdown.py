@@ -1,6 +1,8 @@
 """A short Markdown summary for a pull-request comment."""
 from __future__ import annotations
 
+from . import figure_text
+
 
 def _cell(s) -> str:
     """Model text inside a table cell: no HTML, no broken cells or code spans."""
@@ -16,8 +18,11 @@ def render_markdown(report) -> str:
     r = report.to_dict()
     t = r["totals"]
     lines = [f"### graphreport: `{_cell(r['file'])}` ({r['format']})", "",
-             f"{t['nodes']:,} nodes, {len(r['op_counts'])} op types, {t['params']:,} parameters, "
+             f"{t['nodes']:,} nodes, {len(r['op_counts'])} op types, {figure_text(t, 'params')} parameters, "
              f"{t['weight_bytes']:,} weight bytes, file {r['file_size']:,} bytes.", "",
+             *([f"{figure_text(t, 'macs')} MACs, {figure_text(t, 'flops')} FLOPs"
+                + (" per example (batch 1 assumed for " + ", ".join(f"`{_cell(k)}`" for k in t["batch_assumed"]) + ")"
+                   if t.get("batch_assumed") else "") + ".", ""] if "macs" in t else []),
              "| role | name | dtype | shape |", "|---|---|---|---|"]
     for kind in ("inputs", "outputs"):
         for x in r[kind]:
