@@ -212,7 +212,7 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
     assumed: dict[str, list] = {}
     if shape_stats is not None:
         # figures are per example: an input whose only unknown dimension is the batch is taken as batch 1
-        assumed = shapes.batch_one(model, [x.name for x in io.inputs], input_shapes)
+        assumed = shapes.batch_one(model, [x.name for x in (*io.inputs, *io.ignored_inputs)], input_shapes)
         if assumed:
             shape_stats = shapes.infer_shapes(model, {**(input_shapes or {}), **assumed})
             shape_stats.assumed = assumed

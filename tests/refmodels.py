@@ -6,6 +6,8 @@
     facts = refmodels.facts(pb)                               # its sidecar JSON, as a dict
     tfl = refmodels.tflite_model("MobileNetV2")               # float .tflite
     tfl = refmodels.tflite_model("MobileNetV2", quantize="int8")
+    kf = refmodels.keras_application("MobileNetV2", "keras")  # .keras or .h5 (unknown batch), count_params
+    pb = refmodels.freeze_keras(model, path)                  # any Keras model -> frozen GraphDef, batch 1
 
     .venv/bin/python tests/refmodels.py MobileNetV2 [InceptionV3 ...] [--force]
 
@@ -20,6 +22,7 @@ Each model file has a sidecar `<file>.json` of facts read from TensorFlow (never
   of every op as TF infers it when importing the GraphDef into a fresh tf.Graph, key "node:idx", unknown dims
   null, unknown rank null), `has_output_shapes_attr`, and for a fixed batch the tf.compat.v1.profiler
   float_operation FLOPs: `flops` (total), `flops_by_op_type`, `flops_by_node`.
+- Keras file (`keras_application`): `count_params`, `inputs` / `outputs` shapes from Keras.
 - TFLite: `count_params`, `inputs` / `outputs` from the Interpreter (shape from shape_signature, -1 -> null),
   `operator_count`, `op_counts`.
 """
@@ -201,6 +204,86 @@ def _graph_facts(gd, profile: bool) -> dict:
     out["flops_by_node"] = by_node
     assert sum(by_node.values()) == out["flops"], (sum(by_node.values()), out["flops"])
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Keras files (.keras / .h5) and freezing any Keras model
+# ----------------------------------------------------------------------------------------------------------
+
+def keras_application(name: str, ext: str = "keras", force: bool = False) -> Path:
+    """keras.applications.<name>(weights=None) saved by Keras as `.keras` or `.h5` (legacy HDF5), unknown batch:
+    the same network (same seed, same layer names) as frozen_graphdef(name)."""
+    if ext not in ("keras", "h5"):
+        raise ValueError(f"ext must be 'keras' or 'h5', not {ext!r}")
+    path = cache_dir() / f"{name}_keras.{ext}"
+    side = Path(str(path) + ".json")
+    if path.exists() and side.exists() and not force:
+        return path
+    _tf()
+    model = _keras_model(name)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.stem + ".", suffix="." + ext)
+    os.close(fd)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    info = {"model": name, "keras_version": _keras_version(), "count_params": int(model.count_params()),
+            "inputs": [_keras_shape(t.shape) for t in model.inputs],
+            "outputs": [_keras_shape(t.shape) for t in model.outputs]}
+    _write_atomic(side, json.dumps(info, indent=1) + "\n")
+    return path
+
+
+def _keras_shape(shape) -> list:
+    return [None if d is None else int(d) for d in shape]
+
+
+@contextlib.contextmanager
+def einsum_as_matmul():
+    """While tracing, tf.einsum builds TensorFlow's legacy einsum (reshape / transpose / MatMul / BatchMatMul)
+    instead of the Einsum op, which tf.compat.v1.profiler has no FLOPs statistic for. Same arithmetic."""
+    tf = _tf()
+    from tensorflow.python.ops import special_math_ops
+
+    orig = tf.einsum
+
+    def einsum(equation, *inputs, **kwargs):
+        kwargs.pop("optimize", None)
+        return special_math_ops._einsum_v1(equation, *inputs, **kwargs)  # noqa: SLF001
+
+    tf.einsum = einsum
+    try:
+        yield
+    finally:
+        tf.einsum = orig
+
+
+def freeze_keras(model, path: os.PathLike | str, batch: int = 1, einsum_v1: bool = False) -> Path:
+    """Any Keras model -> frozen GraphDef at `path`, every input's unknown batch fixed to `batch`, traced with
+    training=False (tf.function + convert_variables_to_constants_v2, as frozen_graphdef). Not cached."""
+    tf = _tf()
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    specs = [tf.TensorSpec([batch if d is None else d for d in t.shape], t.dtype, name=t.name.split(":")[0])
+             for t in model.inputs]
+    fn = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False))
+    with einsum_as_matmul() if einsum_v1 else contextlib.nullcontext():
+        cf = fn.get_concrete_function(*specs)
+        frozen = convert_variables_to_constants_v2(cf)
+    path = Path(path)
+    _write_atomic(path, frozen.graph.as_graph_def().SerializeToString(deterministic=True))
+    return path
+
+
+def profiler_flops(pb: os.PathLike | str) -> dict:
+    """tf.compat.v1.profiler float_operation of a GraphDef file: {"flops", "flops_by_op_type", ...}."""
+    tf = _tf()
+    gd = tf.compat.v1.GraphDef()
+    gd.ParseFromString(Path(pb).read_bytes())
+    return _graph_facts(gd, profile=True)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -175,6 +175,17 @@ def test_zoo_shape_rules_alone(zoo, ext, monkeypatch):
     _check_against_keras(model, km)
 
 
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+def test_zoo_cost_is_known(zoo, ext):
+    """Every layer of the zoo has a cost rule (ops/keras_layers.py, keras_rnn.py): no figure is unknown."""
+    km, d = zoo
+    r = report_json(d / f"zoo.{ext}", "--input-shape", "img=1,20,20,3", "--input-shape", "seq=1,10,3",
+                    "--input-shape", "tok=1,7")
+    t = r["totals"]
+    assert t["unknown"] == {} and t["macs"] > 0 and t["flops"] > 2 * t["macs"], t["unknown"]
+    assert not r["cost"]["unknown"], r["cost"]["unknown"][:3]
+
+
 def test_zoo_report_declares_inputs_and_outputs(zoo):
     km, d = zoo
     r = report_json(d / "zoo.keras")
@@ -588,8 +599,11 @@ def test_keras2_nested_model_node_indices(tmp_path):
     assert r["warnings"] == []
     assert [n["name"] for n in r["nodes"]] == ["a", "b", "model/dense", "model#1/dense", "cat", "dense_1"]
     cat = next(n for n in r["nodes"] if n["name"] == "cat")
-    assert cat["inputs"] == ["model/dense", "model#1/dense"] and cat["outputs"][0]["shape"] == [None, 6]
+    # node shapes are those the figures use: batch 1 when the report assumes it for the unknown batch
+    batch = 1 if r["totals"].get("batch_assumed") else None
+    assert cat["inputs"] == ["model/dense", "model#1/dense"] and cat["outputs"][0]["shape"] == [batch, 6]
     assert r["totals"]["params"] == 4 * 3 + 3 + 6 * 2 + 2
+    assert r["totals"]["macs"] == 2 * (4 * 3) + 6 * 2  # two calls of the nested Dense(3), then Dense(2)
     assert r["outputs"] == [{"name": "dense_1", "dtype": "float32", "shape": [None, 2]}]
 
 

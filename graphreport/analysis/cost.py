@@ -41,6 +41,17 @@ slots, step or metric counters) and its constant weight tensors (floating-point 
 every weight of a Keras layer), each counted once; weight bytes: their stored size.
 Batch: when an input's only unknown dimension is the batch, the figures are per example (batch 1 assumed,
 said next to them); other unknown dimensions stay unknown.
+Keras layers (.h5, .keras, TF.js layers models; one node per layer call) are counted as the ops the layer
+runs once frozen to a GraphDef (Keras 3, TensorFlow backend, inference): Conv / Dense / EinsumDense: the
+convolution or matrix product (2 x MACs) + 1 FLOP per output element for the bias + the activation's count
+(relu, sigmoid, tanh 1; swish 3; gelu 5; softmax 5 ...); SeparableConv: depthwise + pointwise; BatchNormalization
+2 per element (its per-channel constants folded); LayerNormalization 8 per element + center and 4 per
+normalized vector; merges n - 1 per element (Average n); Rescaling and Normalization 2; Embedding 3 per index;
+LSTM / GRU / SimpleRNN per timestep: the input and recurrent matrix products + the gates' element-wise ops
+(LSTM 17, GRU 17 per unit with biases), first step included; Bidirectional: both directions + the merge;
+MultiHeadAttention: the query, key, value and output projections, Q K^T and A V products, scaling and
+softmax of the scores; TimeDistributed: the wrapped layer on batch x time examples; Dropout, noise, random
+augmentation and data movement 0; Lambda: unknown (its code is never run).
 Activation bytes: size of each op's outputs; peak activation memory: largest sum of live non-constant
 tensors over the execution order (see memory.py).
 Unknown: an op without a cost rule or whose shapes are not fully known is listed with the reason; a

@@ -205,6 +205,7 @@ def _load_families() -> None:
         _loaded = True
         from . import tf_dtypes  # noqa: F401  (registers rules)
         from . import array, math, nn, tflite_ops  # noqa: F401  (shape, value and cost rules)
+        from . import keras_layers, keras_rnn  # noqa: F401  (Keras layer rules, dialect "keras")
 
 
 def output_dtype(op: str, attrs: dict, index: int) -> Optional[str]:

@@ -9,8 +9,9 @@ What becomes what:
 - edges come from ``inbound_nodes`` (Keras 2 nested lists ``[[name, node, tensor, kwargs], ...]``, Keras 3
   dicts whose ``args``/``kwargs`` hold ``__keras_tensor__`` entries with a ``keras_history``); a Sequential is a
   chain. Output tensors are ``<node>:<index>``.
-- output shapes are computed from the layer configs (rules below); Keras 3 configs also record the shape of
-  every tensor a layer consumes, and those recorded shapes win where both exist.
+- output shapes come from the layer shape rules registered in ops/ (dialect "keras": ops/keras_layers.py,
+  ops/keras_rnn.py, which also hold the layers' cost rules), fed the layer config; Keras 3 configs also record
+  the shape of every tensor a layer consumes, and those recorded shapes win where both exist.
 - weights are read as dataset *shapes* from HDF5 (never their values) and attached as constant tensors
   ``<layer path>/<weight name>`` that the layer's nodes consume, so the report's parameter total is Keras'
   ``count_params()``. Trainable and non-trainable counts are in ``Model.details``.
@@ -39,6 +40,8 @@ from typing import Iterator, Optional
 
 from ..errors import BadModelError, LimitError
 from ..model import ConstData, Graph, Model, Node, Quantization, Tensor
+from ..ops.helpers import Unknown
+from ..ops.registry import Ctx, lookup
 
 MAX_CONFIG_BYTES = 64 * 1024**2  # config.json / model_config / model.json
 MAX_LAYERS = 100_000
@@ -87,23 +90,7 @@ CODE_LAYERS = {"Lambda", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLay
 BN_CLASSES = {"BatchNormalization", "SyncBatchNormalization"}
 NON_TRAINABLE_NAMES = {"moving_mean", "moving_variance", "moving_stddev", "renorm_mean", "renorm_stddev",
                        "renorm_mean_weight", "renorm_stddev_weight", "moving_mean_weight"}
-SAME_SHAPE = set("""
-BatchNormalization SyncBatchNormalization LayerNormalization GroupNormalization UnitNormalization RMSNormalization
-InstanceNormalization Activation ReLU LeakyReLU PReLU ELU Softmax ThresholdedReLU Dropout SpatialDropout1D
-SpatialDropout2D SpatialDropout3D GaussianNoise GaussianDropout AlphaDropout ActivityRegularization Rescaling
-Normalization Identity Masking RandomFlip RandomRotation RandomZoom RandomTranslation RandomContrast RandomBrightness
-RandomColorDegeneration RandomColorJitter RandomHue RandomSaturation RandomSharpness RandomShear RandomGrayscale
-RandomInvert RandomPosterization RandomGaussianBlur RandomErasing RandomElasticTransform RandomPerspective
-AutoContrast Equalization Solarization AugMix RandAugment CutMix MixUp SpectralNormalization
-LayerScale StochasticDepth
-""".split())
-MERGE_BROADCAST = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}
-
 Ref = tuple  # (layer name, node index, tensor index)
-
-
-class _Unknown(Exception):
-    """A shape rule cannot tell (the message says why)."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -404,13 +391,23 @@ def _clean(value, depth: int = 0):
     return value
 
 
-def layer_attrs(layer: Layer) -> dict:
+WRAPPED_KEYS = ("layer", "backward_layer", "cell")  # wrapped layers: cleaned attribute by attribute
+
+
+def config_attrs(cls: str, config: dict, depth: int = 0) -> dict:
+    """A layer config as node attributes: objects shortened, code replaced by a marker, each big value elided
+    on its own (a wrapped layer's config too, so the shape and cost rules can read it)."""
     out = {}
-    for k, v in layer.config.items():
+    for k, v in config.items():
         if k in ("name", "layers", "input_layers", "output_layers", "build_input_shape"):
             continue
-        if layer.cls == "Lambda" and k == "function":
+        if cls == "Lambda" and k == "function":
             out[k] = CODE_MARK if not (isinstance(v, dict) and v.get("class_name") == "function") else _clean(v)
+            continue
+        if k in WRAPPED_KEYS and depth < 4 and isinstance(v, dict) and isinstance(v.get("config"), dict) \
+                and isinstance(v.get("class_name"), str) and not _has_code(v):
+            out[str(k)] = {"class_name": v["class_name"], "config": config_attrs(v["class_name"], v["config"],
+                                                                                 depth + 1)}
             continue
         c = _clean(v)
         try:
@@ -420,6 +417,11 @@ def layer_attrs(layer: Layer) -> dict:
         if len(text) > MAX_ATTR_JSON:
             c = f"<{len(text)} characters of JSON, not shown>"
         out[str(k)] = c
+    return out
+
+
+def layer_attrs(layer: Layer) -> dict:
+    out = config_attrs(layer.cls, layer.config)
     if layer.cls != "InputLayer" and not layer.is_model and layer.module and not layer.module.startswith("keras"):
         out["module"] = layer.module
     return out
@@ -439,365 +441,16 @@ def policy_dtype(cfg: dict) -> Optional[str]:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Shape rules (output shapes from the layer config and the input shapes)
+# Output shapes: the layer rules registered in ops/ (dialect "keras"), called with the layer's config
 # ----------------------------------------------------------------------------------------------------------
 
-def _ints(v, n: int, name: str) -> list:
-    if isinstance(v, bool):
-        raise _Unknown(f"{name} is not a number")
-    if isinstance(v, int):
-        return [v] * n
-    if isinstance(v, (list, tuple)) and len(v) == 1 and n > 1:
-        v = list(v) * n
-    if isinstance(v, (list, tuple)) and len(v) == n and all(isinstance(x, int) and not isinstance(x, bool)
-                                                             for x in v):
-        return list(v)
-    raise _Unknown(f"cannot read {name}={v!r}")
-
-
-def _conv_len(n, k, s, d, padding):
-    if n is None:
-        return None
-    if padding in ("same", "causal"):
-        return -(-n // s)
-    if padding == "valid":
-        return max(0, (n - d * (k - 1) - 1) // s + 1)
-    raise _Unknown(f"padding {padding!r}")
-
-
-def _deconv_len(n, k, s, d, padding, out_pad):
-    if n is None:
-        return None
-    k = k + (k - 1) * (d - 1)
-    if out_pad is None:
-        if padding == "valid":
-            return n * s + max(k - s, 0)
-        if padding == "full":
-            return n * s - (s + k - 2)
-        if padding == "same":
-            return n * s
-        raise _Unknown(f"padding {padding!r}")
-    pad = {"same": k // 2, "valid": 0, "full": k - 1}.get(padding)
-    if pad is None:
-        raise _Unknown(f"padding {padding!r}")
-    return (n - 1) * s + k - 2 * pad + out_pad
-
-
-def _pool_len(n, k, s, padding):
-    if n is None:
-        return None
-    if padding == "same":
-        return -(-n // s)
-    if padding == "valid":
-        return max(0, (n - k) // s + 1)
-    raise _Unknown(f"padding {padding!r}")
-
-
-def _split(shape, nsp: int, cfg: dict):
-    if shape is None:
-        raise _Unknown("input shape unknown")
-    if len(shape) != nsp + 2:
-        raise _Unknown(f"expected a rank-{nsp + 2} input, got rank {len(shape)}")
-    cf = cfg.get("data_format") == "channels_first"
-    return cf, (shape[2:] if cf else shape[1:-1]), (shape[1] if cf else shape[-1])
-
-
-def _join(batch, spatial, ch, cf):
-    return [batch, ch, *spatial] if cf else [batch, *spatial, ch]
-
-
-def _rank_of(cls: str) -> int:
-    m = re.search(r"([123])D", cls)
-    return int(m.group(1)) if m else 2
-
-
-def _conv(cls, cfg, shape):
-    nsp = _rank_of(cls)
-    cf, sp, cin = _split(shape, nsp, cfg)
-    ks = _ints(cfg.get("kernel_size"), nsp, "kernel_size")
-    st = _ints(cfg.get("strides", 1), nsp, "strides")
-    dl = _ints(cfg.get("dilation_rate", 1), nsp, "dilation_rate")
-    pad = str(cfg.get("padding", "valid")).lower()
-    if "Transpose" in cls:
-        op = cfg.get("output_padding")
-        ops = _ints(op, nsp, "output_padding") if op is not None else [None] * nsp
-        out = [_deconv_len(n, k, s, d, pad, o) for n, k, s, d, o in zip(sp, ks, st, dl, ops)]
-    else:
-        out = [_conv_len(n, k, s, d, pad) for n, k, s, d in zip(sp, ks, st, dl)]
-    if cls.startswith("Depthwise"):
-        dm = cfg.get("depth_multiplier", 1)
-        ch = cin * dm if cin is not None and isinstance(dm, int) else None
-    else:
-        ch = cfg.get("filters")
-        if not isinstance(ch, int):
-            raise _Unknown("filters")
-    return _join(shape[0], out, ch, cf)
-
-
-def _pool(cls, cfg, shape):
-    nsp = _rank_of(cls)
-    cf, sp, ch = _split(shape, nsp, cfg)
-    ps = _ints(cfg.get("pool_size", 2), nsp, "pool_size")
-    st = cfg.get("strides")
-    st = ps if st is None else _ints(st, nsp, "strides")
-    pad = str(cfg.get("padding", "valid")).lower()
-    return _join(shape[0], [_pool_len(n, k, s, pad) for n, k, s in zip(sp, ps, st)], ch, cf)
-
-
-def _global_pool(cls, cfg, shape):
-    nsp = _rank_of(cls)
-    cf, sp, ch = _split(shape, nsp, cfg)
-    if cfg.get("keepdims"):
-        return _join(shape[0], [1] * nsp, ch, cf)
-    return [shape[0], ch]
-
-
-def _adaptive_pool(cls, cfg, shape):
-    nsp = _rank_of(cls)
-    cf, sp, ch = _split(shape, nsp, cfg)
-    return _join(shape[0], _ints(cfg.get("output_size"), nsp, "output_size"), ch, cf)
-
-
-def _pairs(v, nsp: int, name: str) -> list:
-    """ZeroPadding / Cropping amounts -> [(before, after)] per spatial dim."""
-    if isinstance(v, int) and not isinstance(v, bool):
-        return [(v, v)] * nsp
-    if isinstance(v, (list, tuple)):
-        if nsp == 1 and len(v) == 2 and all(isinstance(x, int) for x in v):
-            return [(v[0], v[1])]
-        if len(v) == nsp:
-            out = []
-            for x in v:
-                if isinstance(x, int) and not isinstance(x, bool):
-                    out.append((x, x))
-                elif isinstance(x, (list, tuple)) and len(x) == 2 and all(isinstance(y, int) for y in x):
-                    out.append((x[0], x[1]))
-                else:
-                    raise _Unknown(f"cannot read {name}={v!r}")
-            return out
-    raise _Unknown(f"cannot read {name}={v!r}")
-
-
-def _pad(cls, cfg, shape, sign):
-    nsp = _rank_of(cls)
-    cf, sp, ch = _split(shape, nsp, cfg)
-    key = "padding" if sign > 0 else "cropping"
-    amounts = _pairs(cfg.get(key, 1), nsp, key)
-    out = [None if n is None else n + sign * (a + b) for n, (a, b) in zip(sp, amounts)]
-    return _join(shape[0], out, ch, cf)
-
-
-def _upsample(cls, cfg, shape):
-    nsp = _rank_of(cls)
-    cf, sp, ch = _split(shape, nsp, cfg)
-    size = _ints(cfg.get("size", 2), nsp, "size")
-    return _join(shape[0], [None if n is None else n * s for n, s in zip(sp, size)], ch, cf)
-
-
-def _broadcast(shapes):
-    if any(s is None for s in shapes):
-        raise _Unknown("an input shape is unknown")
-    rank = max(len(s) for s in shapes)
-    out = []
-    for i in range(rank):
-        dims = [s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0]
-        known = [d for d in dims if d is not None and d != 1]
-        if known:
-            if len(set(known)) > 1:
-                raise _Unknown(f"inputs do not broadcast: {shapes}")
-            out.append(known[0])
-        elif any(d is None for d in dims):
-            out.append(None)
-        else:
-            out.append(1)
-    return out
-
-
-def _concat(cfg, shapes):
-    if not shapes or any(s is None for s in shapes):
-        raise _Unknown("an input shape is unknown")
-    rank = len(shapes[0])
-    if any(len(s) != rank for s in shapes):
-        raise _Unknown("inputs of different ranks")
-    axis = cfg.get("axis", -1)
-    if not isinstance(axis, int):
-        raise _Unknown("axis")
-    axis = axis + rank if axis < 0 else axis
-    if not 0 <= axis < rank:
-        raise _Unknown("axis out of range")
-    out = []
-    for i in range(rank):
-        dims = [s[i] for s in shapes]
-        if i == axis:
-            out.append(None if any(d is None for d in dims) else sum(dims))
-        else:
-            out.append(next((d for d in dims if d is not None), None))
-    return out
-
-
-def _reshape(cfg, shape):
-    target = cfg.get("target_shape")
-    if not isinstance(target, (list, tuple)) or not all(isinstance(d, int) or d is None for d in target):
-        raise _Unknown("target_shape")
-    target = [None if d is None else d for d in target]
-    if -1 in target:
-        known_in = shape is not None and all(d is not None for d in shape[1:])
-        rest = 1
-        for d in target:
-            if d not in (-1, None):
-                rest *= d
-        if known_in and rest:
-            total = 1
-            for d in shape[1:]:
-                total *= d
-            target = [total // rest if d == -1 else d for d in target]
-        else:
-            target = [None if d == -1 else d for d in target]
-    return [shape[0] if shape else None, *target]
-
-
-def _flatten(shape):
-    if shape is None:
-        raise _Unknown("input shape unknown")
-    n = 1
-    for d in shape[1:]:
-        if d is None:
-            return [shape[0], None]
-        n *= d
-    return [shape[0], n]
-
-
-def _rnn(cls, cfg, shape):
-    units = cfg.get("units")
-    if shape is None or len(shape) != 3 or not isinstance(units, int):
-        raise _Unknown("needs a rank-3 input and units")
-    main = [shape[0], shape[1], units] if cfg.get("return_sequences") else [shape[0], units]
-    outs = [main]
-    if cfg.get("return_state"):
-        outs += [[shape[0], units]] * (2 if "LSTM" in cls else 1)
-    return outs
-
-
-def _bidirectional(cfg, shape):
-    inner = cfg.get("layer")
-    icfg = inner.get("config") if isinstance(inner, dict) else None
-    if not isinstance(icfg, dict):
-        raise _Unknown("wrapped layer config")
-    one = _rnn(str(inner.get("class_name")), {**icfg, "return_state": False}, shape)[0]
-    mode = cfg.get("merge_mode", "concat")
-    if mode == "concat":
-        return [one[:-1] + [one[-1] * 2]]
-    if mode in ("sum", "mul", "ave"):
-        return [one]
-    if mode is None:
-        return [one, list(one)]
-    raise _Unknown(f"merge_mode {mode!r}")
-
-
-def _time_distributed(cfg, shape):
-    inner = cfg.get("layer")
-    if not isinstance(inner, dict) or shape is None or len(shape) < 3:
-        raise _Unknown("wrapped layer or input rank")
-    icfg = inner.get("config") if isinstance(inner.get("config"), dict) else {}
-    sub = Layer(local="inner", cls=str(inner.get("class_name")), config=icfg, path=())
-    outs = infer_shapes(sub, [[shape[0], *shape[2:]]])
-    return [[o[0], shape[1], *o[1:]] for o in outs]
-
-
-def _resize(cfg, shape):
-    h, w = cfg.get("height"), cfg.get("width")
-    if shape is None or len(shape) not in (3, 4) or not isinstance(h, int) or not isinstance(w, int):
-        raise _Unknown("needs an image input and height/width")
-    cf = cfg.get("data_format") == "channels_first"
-    if len(shape) == 3:
-        return [shape[0], h, w] if cf else [h, w, shape[2]]
-    return [shape[0], shape[1], h, w] if cf else [shape[0], h, w, shape[3]]
-
-
-def _lambda(cfg, shapes):
-    os_ = cfg.get("output_shape")
-    if isinstance(os_, (list, tuple)) and all(d is None or isinstance(d, int) for d in os_):
-        batch = shapes[0][0] if shapes and shapes[0] else None
-        return [batch, *os_]
-    raise _Unknown("Lambda layer without a fixed output_shape: its code is not run")
-
-
-def _mha(cfg, shapes):
-    if not shapes or shapes[0] is None:
-        raise _Unknown("query shape unknown")
-    q = shapes[0]
-    out = cfg.get("output_shape")
-    if out is None:
-        return q
-    if isinstance(out, int):
-        return q[:-1] + [out]
-    if isinstance(out, (list, tuple)) and all(isinstance(d, int) for d in out):
-        return q[:-1] + list(out)
-    raise _Unknown("output_shape")
-
-
-def infer_shapes(layer: Layer, shapes: list) -> list:
-    """Output shapes of one call of a (non-model) layer; raises _Unknown with a reason."""
-    cls, cfg = layer.cls, layer.config
-    x = shapes[0] if shapes else None
-    if cls in SAME_SHAPE:
-        if not shapes:
-            raise _Unknown("no input")
-        if x is None:
-            raise _Unknown("input shape unknown")
-        return [list(x)]
-    if cls in ("Dense",):
-        if x is None or not isinstance(cfg.get("units"), int):
-            raise _Unknown("input shape unknown")
-        return [x[:-1] + [cfg["units"]]]
-    if re.fullmatch(r"(Conv|Convolution|SeparableConv|SeparableConvolution|DepthwiseConv)[123]D(Transpose)?", cls):
-        return [_conv(cls.replace("Convolution", "Conv"), cfg, x)]
-    if re.fullmatch(r"(Max|Average|Avg)Pool(ing)?[123]D", cls):
-        return [_pool(cls, cfg, x)]
-    if re.fullmatch(r"Global(Max|Average|Avg)Pool(ing)?[123]D", cls):
-        return [_global_pool(cls, cfg, x)]
-    if re.fullmatch(r"Adaptive(Max|Average)Pooling[123]D", cls):
-        return [_adaptive_pool(cls, cfg, x)]
-    if re.fullmatch(r"ZeroPadding[123]D", cls):
-        return [_pad(cls, cfg, x, 1)]
-    if re.fullmatch(r"Cropping[123]D", cls):
-        return [_pad(cls, cfg, x, -1)]
-    if re.fullmatch(r"UpSampling[123]D", cls):
-        return [_upsample(cls, cfg, x)]
-    if cls in MERGE_BROADCAST:
-        return [_broadcast(shapes)]
-    if cls == "Concatenate":
-        return [_concat(cfg, shapes)]
-    if cls == "Reshape":
-        return [_reshape(cfg, x)]
-    if cls == "Flatten":
-        return [_flatten(x)]
-    if cls == "Permute":
-        dims = cfg.get("dims")
-        if x is None or not isinstance(dims, (list, tuple)) or sorted(dims) != list(range(1, len(x))):
-            raise _Unknown("dims")
-        return [[x[0]] + [x[d] for d in dims]]
-    if cls == "RepeatVector":
-        if x is None or len(x) != 2 or not isinstance(cfg.get("n"), int):
-            raise _Unknown("needs a rank-2 input and n")
-        return [[x[0], cfg["n"], x[1]]]
-    if cls == "Embedding":
-        if x is None or not isinstance(cfg.get("output_dim"), int):
-            raise _Unknown("input shape unknown")
-        return [list(x) + [cfg["output_dim"]]]
-    if cls in ("LSTM", "GRU", "SimpleRNN", "CuDNNLSTM", "CuDNNGRU"):
-        return _rnn(cls, cfg, x)
-    if cls == "Bidirectional":
-        return _bidirectional(cfg, x)
-    if cls == "TimeDistributed":
-        return _time_distributed(cfg, x)
-    if cls in ("Resizing", "CenterCrop", "RandomCrop"):
-        return [_resize(cfg, x)]
-    if cls == "Lambda":
-        return [_lambda(cfg, shapes)]
-    if cls == "MultiHeadAttention":
-        return [_mha(cfg, shapes)]
-    raise _Unknown(f"no shape rule for Keras layer {cls}")
+def layer_output_shapes(op: str, attrs: dict, in_shapes: list, in_dtypes: list, n_out: int) -> list:
+    """Output shapes of one call of a (non-model) layer from its registered shape rule; raises
+    ops.helpers.Unknown with a reason."""
+    info = lookup(op, "keras")
+    if info is None or info.shape is None:
+        raise Unknown(f"no shape rule for Keras layer {op}")
+    return info.shape(Ctx(op, attrs, in_shapes=in_shapes, in_dtypes=in_dtypes, n_out=n_out))
 
 
 def input_layer_shape(cfg: dict) -> Optional[list]:
@@ -1015,14 +668,18 @@ class GraphBuilder:
 
     def _leaf(self, c: Layer, k: int, ins: list, name: str, decl: dict, needed: dict) -> Node:
         node = Node(name=name, op=c.cls, inputs=list(ins), attrs=layer_attrs(c))
-        in_shapes = [self.g.tensors[t].shape if t in self.g.tensors else None for t in ins]
+        tensors = [self.g.tensors.get(t) for t in ins]
+        in_shapes = [t.shape if t is not None else None for t in tensors]
+        in_dtypes = [t.dtype if t is not None else None for t in tensors]
         note = None
+        want = max(needed.get((c.local, k), 1), max(decl) + 1 if decl else 1)
         try:
-            shapes = infer_shapes(c, in_shapes) if not c.is_model else None
-        except _Unknown as e:
+            shapes = layer_output_shapes(c.cls, node.attrs, in_shapes, in_dtypes, want)
+        except Unknown as e:
             shapes, note = None, str(e)
         except (TypeError, ValueError, ZeroDivisionError, IndexError, KeyError, AttributeError) as e:
             shapes, note = None, f"cannot apply the shape rule ({type(e).__name__})"
+        shapes = [None if isinstance(s, Unknown) else s for s in shapes] if shapes else shapes
         n_out = max(needed.get((c.local, k), 1), len(shapes) if shapes else 1, max(decl) + 1 if decl else 1)
         dtype = policy_dtype(c.config) or "float32"
         for t in range(n_out):
