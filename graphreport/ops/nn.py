@@ -24,7 +24,7 @@ from .math import _fmt, in_elements, out_elements, per_element
 from .registry import cost_rule, shape_rule
 
 CONV2D = ("Conv2D", "_FusedConv2D", "FusedConv2DBiasActivation")
-DEPTHWISE = ("DepthwiseConv2dNative", "_FusedDepthwiseConv2dNative")
+DEPTHWISE = ("DepthwiseConv2dNative", "_FusedDepthwiseConv2dNative", "FusedDepthwiseConv2dNative")  # the last: TF.js
 
 
 def _spatial_params(ctx, nd: int, fmt: str):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from ..errors import BadModelError, LimitError
 from ..model import Model
@@ -22,6 +23,17 @@ def read_bytes(path: str) -> bytes:
         raise BadModelError(f"cannot read the file ({e.strerror or e})", path) from None
 
 
+_JSON_START = re.compile(rb"[ \t\r\n]*(\{[ \t\r\n]*(\"|\}|$)|\[[ \t\r\n]*([{\[\]\"0-9-]|$))")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def looks_like_json(head: bytes) -> bool:
+    """A JSON object or array (a TF.js model.json, a weights manifest). A binary GraphDef can begin with the
+    same bytes ('\\n{' is a first node of 123 bytes) but carries protobuf tags (0x12, ...) that JSON text
+    never holds unescaped."""
+    return bool(_JSON_START.match(head)) and not _CONTROL.search(head)
+
+
 def sniff(path: str, head: bytes) -> str:
     """Name of the format a file's first bytes say it is (or 'graphdef' as the protobuf fallback)."""
     from . import graphdef
@@ -32,8 +44,7 @@ def sniff(path: str, head: bytes) -> str:
         return "keras_h5"
     if head.startswith(b"PK\x03\x04"):
         return "zip"
-    stripped = head.lstrip()
-    if stripped.startswith(b"{"):
+    if looks_like_json(head):
         return "json"
     if graphdef.looks_like_text(head):
         return "graphdef"
@@ -58,7 +69,7 @@ def _describe_directory(path: str) -> str:
     names.sort()
     if not names:
         return "is an empty directory: expected a SavedModel (saved_model.pb), a TF1 checkpoint (.meta + .index) " \
-               "or a TF.js model (model.json)"
+               "or a TF.js model (a .json file with modelTopology, and its weight shards)"
     found = []
     if "variables/" in names:
         found.append("a variables/ folder but no saved_model.pb (an incomplete SavedModel?)")
@@ -77,7 +88,7 @@ def _describe_directory(path: str) -> str:
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
         found.append(f"no model: {shown}")
     return ("is a directory without a SavedModel (saved_model.pb), TF1 checkpoint (.meta, checkpoint) or TF.js "
-            "model (model.json); it holds " + "; ".join(found))
+            "model (a .json file with modelTopology); it holds " + "; ".join(found))
 
 
 def load_directory(path: str) -> Model:
@@ -88,13 +99,10 @@ def load_directory(path: str) -> Model:
         return savedmodel.read(path)
     if metagraph.match_directory(path):
         return metagraph.read(path)
-    model_json = os.path.join(path, "model.json")
-    if os.path.isfile(model_json):
-        try:
-            from . import tfjs
-        except ImportError:
-            raise BadModelError("is a TensorFlow.js model folder (model.json); this version of graphreport does "
-                                "not read TF.js models", path) from None
+    from . import tfjs
+
+    model_json = tfjs.find_in_folder(path)  # model.json, or the one JSON file that is a TF.js model by content
+    if model_json is not None:
         return tfjs.read(model_json)
     if os.path.isfile(os.path.join(path, "config.json")) and os.path.isfile(os.path.join(path, "metadata.json")):
         from . import keras  # an unzipped .keras archive
@@ -122,7 +130,7 @@ def load(path: str) -> Model:
     if sniff(path, head) in ("keras_h5", "zip"):  # read in place (HDF5, zip members), never whole into memory
         from . import keras
         return keras.read(path)
-    if head and sniff(path, head) == "json":  # TF.js model.json (or a bare Keras model config)
+    if head and sniff(path, head) == "json":  # TF.js model.json, a weights manifest, or a bare Keras config
         from . import tfjs
         return tfjs.read(path)
     data = read_bytes(path)

@@ -12,6 +12,12 @@ model.json (the path, or a folder holding it):
   weights are concatenated in order and split into the shards. Quantized weights (``uint8``/``uint16`` with
   ``scale``/``min``, or ``float16``) keep their float dtype with the stored byte size and a Quantization.
 
+A TF.js folder is found by content, whatever its JSON is called (``model.json``, ``movenet-lightning.json``,
+``tiny_face_detector_model-weights_manifest.json``): the folder's JSON files are classified as a model (an object
+with ``modelTopology``) or a weights manifest (a list of ``{paths, weights}`` groups, face-api style, or an
+object with ``weightsManifest`` and no topology). A weights manifest has no architecture (it lives in the
+JavaScript code that loads it): it is reported as such, each weight a ``Weight`` node reading its constant.
+
 Shards are never read whole: their sizes are checked against the manifest (a warning when they disagree) and
 small constants are read lazily, within the file, when an analysis asks for their value. Shard paths must stay
 inside the model folder (no absolute paths, no ``..``, no symlink out of it).
@@ -52,11 +58,82 @@ class WeightEntry:
 # model.json and the manifest
 # ----------------------------------------------------------------------------------------------------------
 
+MAX_FOLDER_JSON = 64  # JSON files classified when a folder has no model.json
+WEIGHT_OP = "Weight"  # the node of one weight of a weights manifest (no architecture to attach it to)
+MANIFEST_NOTE = ("TF.js weights manifest without topology: the architecture lives in JavaScript code. Its weights "
+                 "are listed; MACs, FLOPs, inputs, outputs and TFLite verdicts need the architecture and are "
+                 "unknown")
+
+
+def is_manifest_list(data) -> bool:
+    """A bare weights manifest: ``[{paths: [...], weights: [{name, shape, dtype}, ...]}, ...]``."""
+    return (isinstance(data, list) and bool(data) and all(
+        isinstance(g, dict) and isinstance(g.get("weights"), list) and isinstance(g.get("paths", []), list)
+        for g in data) and any(g["weights"] for g in data))
+
+
+def classify(data) -> Optional[str]:
+    """'model' (graph or layers model), 'weights-manifest', or None for JSON that is neither."""
+    if isinstance(data, dict):
+        if isinstance(data.get("modelTopology"), dict):
+            return "model"
+        if "modelTopology" not in data and isinstance(data.get("weightsManifest"), list):
+            return "weights-manifest"
+        return None
+    return "weights-manifest" if is_manifest_list(data) else None
+
+
+def _classify_file(path: str) -> Optional[str]:
+    try:
+        if os.path.getsize(path) > MAX_JSON_BYTES:
+            return None
+        with open(path, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)
+    except OSError:
+        return None
+    if b"modelTopology" not in raw and b"weightsManifest" not in raw and b'"weights"' not in raw:
+        return None  # cheap: most JSON files of a folder (package.json, labels) are not models
+    try:
+        return classify(kreader.parse_json(raw, "JSON", path))
+    except BadModelError:
+        return None
+
+
+def find_in_folder(folder: str) -> Optional[str]:
+    """The TF.js model JSON of a folder: model.json, else the one JSON file whose content is a TF.js model (or,
+    failing that, a weights manifest). None when there is none; BadModelError when several qualify."""
+    mj = os.path.join(folder, "model.json")
+    if os.path.isfile(mj):
+        return mj
+    try:
+        with os.scandir(folder) as it:
+            names = sorted(e.name for e in it if e.name.lower().endswith(".json") and e.is_file())
+    except OSError:
+        return None
+    if len(names) > MAX_FOLDER_JSON:
+        names = names[:MAX_FOLDER_JSON]
+    found: dict[str, list[str]] = {"model": [], "weights-manifest": []}
+    for name in names:
+        kind = _classify_file(os.path.join(folder, name))
+        if kind is not None:
+            found[kind].append(name)
+    for kind, what in (("model", "TF.js models"), ("weights-manifest", "TF.js weights manifests")):
+        hits = found[kind]
+        if len(hits) == 1:
+            return os.path.join(folder, hits[0])
+        if hits:
+            shown = ", ".join(hits[:6]) + (f" and {len(hits) - 6} more" if len(hits) > 6 else "")
+            raise BadModelError(f"is a folder with several {what} ({shown}): name the JSON file of the one to "
+                                "report on", folder)
+    return None
+
+
 def _locate(path: str) -> tuple[str, str]:
     if os.path.isdir(path):
-        mj = os.path.join(path, "model.json")
-        if not os.path.isfile(mj):
-            raise BadModelError("a folder without model.json: not a TF.js model", path)
+        mj = find_in_folder(path)
+        if mj is None:
+            raise BadModelError("a folder without a TF.js model JSON (no .json file with modelTopology or a "
+                                "weights manifest)", path)
         return mj, path
     return path, os.path.dirname(os.path.abspath(path))
 
@@ -378,9 +455,11 @@ def read(path: str) -> Model:
     reader."""
     mj, folder = _locate(path)
     data, json_size = _load_json(mj)
+    if isinstance(data, list) and is_manifest_list(data):
+        return _weights_manifest(mj, data, folder, json_size)
     if not isinstance(data, dict):
         raise BadModelError("a JSON file that is not a TF.js model.json (expected an object with modelTopology "
-                            "and weightsManifest)", path)
+                            "and weightsManifest, or a weights manifest: a list of {paths, weights})", path)
     if "modelTopology" not in data and "weightsManifest" not in data:
         if "class_name" in data and "config" in data:
             return kreader.read_config_json(path, data, json_size)
@@ -388,7 +467,7 @@ def read(path: str) -> Model:
     topology = data.get("modelTopology")
     fmt = data.get("format") if isinstance(data.get("format"), str) else None
     if topology is None:
-        raise BadModelError("model.json holds weights only (no modelTopology)", path)
+        return _weights_manifest(mj, data.get("weightsManifest"), folder, json_size, data)
     if not isinstance(topology, dict):
         raise BadModelError("modelTopology is not an object", path)
     if fmt is None:
@@ -424,6 +503,46 @@ def read(path: str) -> Model:
     if isinstance(meta, dict):
         model.metadata = {str(k): (v if isinstance(v, (str, int, float, bool)) or v is None else "<object>")
                           for k, v in list(meta.items())[:100]}
+    return model
+
+
+def _weights_manifest(path: str, manifest, folder: str, json_size: int, data: Optional[dict] = None) -> Model:
+    """A weights manifest without topology: one ``Weight`` node per weight, reading the weight's constant, so
+    that names, shapes, dtypes, parameters and bytes are listed and counted; nothing else is known."""
+    from ..model import Graph
+
+    groups, weights = parse_manifest(manifest, path)
+    if not weights:
+        raise BadModelError("a TF.js JSON file without modelTopology and without weights", path)
+    warnings: list[str] = []
+    shards = Shards(folder, groups, weights, path, warnings)
+    g = Graph(name="main", consts_are_weights=True)
+    seen: dict[str, int] = {}
+    for w in weights:
+        k = seen.get(w.name, 0)
+        seen[w.name] = k + 1
+        name = w.name if k == 0 else f"{w.name}_{k}"  # a name listed twice (never in a valid manifest)
+        tname = f"{name}:0"
+        g.tensors[tname] = Tensor(name=tname, dtype=w.dtype, shape=list(w.shape), quantization=_quantization(w),
+                                  const=ConstData(nbytes=w.nbytes if w.nbytes is not None else 0,
+                                                  loader=_loader(shards, w)))
+        g.nodes.append(Node(name=name, op=WEIGHT_OP, inputs=[tname],
+                            attrs={"dtype": w.dtype, "shape": list(w.shape), "stored_dtype": w.stored_dtype,
+                                   "group": w.group + 1}))
+    model = Model(format="tfjs", path=path, file_size=json_size + shards.total_bytes, graphs=[g],
+                  producer="TensorFlow.js weights manifest", format_version="weights-manifest")
+    model.warnings = [MANIFEST_NOTE + f" ({len(weights)} weights in {len(groups)} group(s))."] + warnings
+    quant: dict[str, int] = {}
+    for w in weights:
+        if w.quantization is not None:
+            quant[w.stored_dtype] = quant.get(w.stored_dtype, 0) + 1
+    model.details.update({"model_type": "weights-manifest", "weights": len(weights), "weight_groups": len(groups),
+                          "shards": shards.listing, "quantized_weights": quant})
+    if data is not None:
+        gen, conv = data.get("generatedBy"), data.get("convertedBy")
+        if isinstance(gen, str) or isinstance(conv, str):
+            model.producer = " / ".join(str(x) for x in (conv, gen) if isinstance(x, str) and x) + \
+                " (weights manifest)"
     return model
 
 
