@@ -155,15 +155,27 @@ def build_commands(model_format: str, path: str, sug: IOSuggestion) -> list[dict
             "note": "The graph holds variables: freeze it with its checkpoint before converting.",
         })
     tfl = f"{stem}.tflite"
-    cmds.append({
-        "title": "Convert with tflite_convert", "language": "shell",
-        "code": " \\\n  ".join([
-            "tflite_convert --enable_v1_converter", f"--graph_def_file={q(frozen)}", f"--output_file={q(tfl)}",
-            f"--input_arrays={q(','.join(ins))}", f"--input_shapes={q(shape_arg)}",
-            f"--output_arrays={q(','.join(outs))}"]),
-        "note": "; ".join(notes),
-    })
     switches = {x.name: x.suggested_value for x in sug.ignored_inputs if x.suggested_value is not None}
+    source = ckpt_prefix if ckpt_prefix is not None else frozen  # graphreport convert freezes a checkpoint
+    if switches:
+        # tflite_convert and tensorflowjs_converter cannot feed a placeholder: graphreport convert binds each
+        # training switch to its inference value, folds the conds on it, and checks the result against TF
+        cmds.append({
+            "title": "Convert with graphreport (feeds the training switches, verifies the result)",
+            "language": "shell",
+            "code": f"graphreport convert {q(source)} -o {q(tfl)}",
+            "note": "feeds " + ", ".join(f"{n}={v!r}" for n, v in switches.items())
+                    + ("; " + "; ".join(notes) if notes else ""),
+        })
+    else:
+        cmds.append({
+            "title": "Convert with tflite_convert", "language": "shell",
+            "code": " \\\n  ".join([
+                "tflite_convert --enable_v1_converter", f"--graph_def_file={q(frozen)}", f"--output_file={q(tfl)}",
+                f"--input_arrays={q(','.join(ins))}", f"--input_shapes={q(shape_arg)}",
+                f"--output_arrays={q(','.join(outs))}"]),
+            "note": "; ".join(notes),
+        })
     if switches:
         feed = ", ".join(f"{n + ':0'!r}: tf.constant({v!r})" for n, v in switches.items())
         code = "\n".join([
@@ -208,10 +220,17 @@ def build_commands(model_format: str, path: str, sug: IOSuggestion) -> list[dict
         ])
         cmds.append({"title": "Convert in Python (TF2 TFLiteConverter)", "language": "python", "code": code2,
                      "note": ""})
-    cmds.append({
-        "title": "Convert to TensorFlow.js", "language": "shell",
-        "code": " \\\n  ".join(["tensorflowjs_converter --input_format=tf_frozen_model",
-                                 f"--output_node_names={q(','.join(outs))}", q(frozen), q(stem + "_web_model")]),
-        "note": "",
-    })
+    if switches:
+        cmds.append({
+            "title": "Convert to TensorFlow.js", "language": "shell",
+            "code": f"graphreport convert {q(source)} --to tfjs -o {q(stem + '_web_model')}",
+            "note": "needs the tensorflowjs package; the training switches are fed as above",
+        })
+    else:
+        cmds.append({
+            "title": "Convert to TensorFlow.js", "language": "shell",
+            "code": " \\\n  ".join(["tensorflowjs_converter --input_format=tf_frozen_model",
+                                     f"--output_node_names={q(','.join(outs))}", q(frozen), q(stem + "_web_model")]),
+            "note": "",
+        })
     return cmds

@@ -5,6 +5,14 @@ setting apart saver, summary, optimizer, gradient and initialisation nodes and t
 (everything downstream of a loss op or of a label placeholder). Placeholders that feed only that region
 (labels) or switch training behaviour (keep_prob, is_training, dropout rate, learning rate) are listed
 apart with a role and the value to feed at inference.
+
+A training graph's output is the last tensor of the inference subgraph before label-dependent computation,
+taken outside the loss function's own name scope: TF loss functions open a scope in which they reshape or
+transform the logits before meeting the labels (`softmax_cross_entropy_with_logits/Reshape`,
+`logistic_loss/Log1p`); those nodes belong to the loss. A scope counts as a loss function's when what it
+computes towards the label-dependent nodes inside it reads no variable, placeholder or weighted op (a model
+scope that also holds a hand-written loss is not one). Every ancestor/descendant fact is computed once per
+graph (a few linear passes), never per node.
 """
 from __future__ import annotations
 
@@ -28,10 +36,15 @@ OPTIMIZER_SCOPES = re.compile(
 SLOT_SUFFIX = re.compile(r"/(Adam|Momentum|RMSProp|Adagrad|Adadelta|Ftrl|Nadam|Adamax)(_\d+)?(/|$)")
 LOSS_SCOPE = re.compile(r"(^|/)(loss(es)?|\w*_loss|cross_entropy\w*|\w*xent\w*|accuracy\w*|metrics?|"
                         r"correct_prediction\w*)(/|$)", re.I)
-LABEL_NAME = re.compile(r"^(labels?|targets?|y_|y_true|ground_?truth|gt|y_label|true_labels?)$", re.I)
+LABEL_NAME = re.compile(r"^((\w+_)?labels?(_\w+|\d+)?|targets?(_\d+)?|y_|y_true|ground_?truth|gt|y_label)$", re.I)
 KEEP_PROB = re.compile(r"keep_?prob", re.I)
 DROPOUT_RATE = re.compile(r"dropout|drop_?rate|^rate$", re.I)
 LEARNING_RATE = re.compile(r"learning_?rate|^lr$", re.I)
+# ops a loss function never runs on its predictions: seeing one means the scope holds the model, not a loss
+WEIGHTED_OPS = {"Conv2D", "Conv3D", "DepthwiseConv2dNative", "MatMul", "BatchMatMul", "BatchMatMulV2",
+                "BatchMatMulV3", "Conv2DBackpropInput", "Conv3DBackpropInputV2", "FusedBatchNorm",
+                "FusedBatchNormV2", "FusedBatchNormV3", "If", "StatelessIf", "While", "StatelessWhile", "Switch",
+                "Merge", "RefSwitch", "RefMerge", "Enter", "Exit", "PartitionedCall", "StatefulPartitionedCall"}
 
 
 @dataclass
@@ -99,18 +112,6 @@ def categorize(node: Node) -> Optional[str]:
     return None
 
 
-def _descendants(g: Graph, starts: set[str], allowed: set[str]) -> set[str]:
-    cons = g.consumers()
-    seen, stack = set(), list(starts)
-    while stack:
-        n = stack.pop()
-        for c in cons.get(n, ()):
-            if c in allowed and c not in seen:
-                seen.add(c)
-                stack.append(c)
-    return seen
-
-
 def ancestors(g: Graph, starts) -> set[str]:
     """Names of the nodes that the given nodes depend on through data edges."""
     seen, stack = set(), list(starts)
@@ -155,6 +156,91 @@ def _switch_role(node: Node, g: Graph) -> Optional[IgnoredInput]:
     return None
 
 
+def _producer(g: Graph, tensor: str) -> Optional[str]:
+    t = g.tensors.get(tensor)
+    return t.producer if t is not None else split_tensor_name(tensor)[0]
+
+
+def _reach(g: Graph, starts, allowed: Optional[set] = None, strict: bool = False) -> set[str]:
+    """Nodes reachable from `starts` along data edges (through `allowed` nodes only, when given); with
+    strict, only those reached through at least one edge (a start is included only if another reaches it)."""
+    cons = g.consumers()
+    seen: set[str] = set() if strict else set(starts)
+    stack = list(starts)
+    while stack:
+        n = stack.pop()
+        for c in cons.get(n, ()):
+            if c not in seen and (allowed is None or c in allowed):
+                seen.add(c)
+                stack.append(c)
+    return seen
+
+
+def _scope_prefixes(name: str):
+    """'a/b/c' -> 'a', 'a/b', 'a/b/c' (an op may carry its scope's name: `softmax_cross_entropy_with_logits`)."""
+    i = name.find("/")
+    while i != -1:
+        yield name[:i]
+        i = name.find("/", i + 1)
+    yield name
+
+
+def _in_scope(name: str, scope: str) -> bool:
+    return name == scope or name.startswith(scope + "/")
+
+
+def _reads_variable(g: Graph, node: Node) -> bool:
+    if node.op in VARIABLE_OPS:
+        return True
+    if node.op in ("Identity", "Snapshot") and node.inputs:
+        p = g.node(_producer(g, node.inputs[0]) or "")
+        return p is not None and p.op in VARIABLE_OPS
+    return False
+
+
+def loss_function_internals(g: Graph, forward: set[str], region: set[str]) -> set[str]:
+    """Nodes a loss function builds in its own name scope from its predictions before they meet the labels
+    (the logits' Reshape, Shape and Slice in `softmax_cross_entropy_with_logits/`, the Log1p(Exp(-|x|)) in
+    `logistic_loss/`). For every name scope S holding a node of the label-dependent region: walk back from
+    those nodes through the non-region nodes of S. S is a loss function's scope when that walk meets no
+    variable, placeholder, weighted or control-flow op and leaves S only to constants, placeholders (labels)
+    and tensors that are no variable reads (the predictions). Each node is visited once per enclosing scope."""
+    starts: dict[str, list[str]] = {}
+    for name in region:
+        for scope in _scope_prefixes(name):
+            starts.setdefault(scope, []).append(name)
+    internals: set[str] = set()
+    for scope, names in starts.items():
+        prep: set[str] = set()
+        stack, ok = list(names), True
+        while stack and ok:
+            node = g.node(stack.pop())
+            if node is None:
+                continue
+            for t in node.inputs:
+                p = _producer(g, t)
+                if p is None or p in region or p in prep:
+                    continue
+                pn = g.node(p)
+                if pn is None or pn.is_const:
+                    continue
+                if not _in_scope(p, scope):
+                    if _reads_variable(g, pn):
+                        ok = False
+                        break
+                    continue  # leaves the scope: the predictions, a label, ...
+                if p not in forward:
+                    continue
+                if pn.op in PLACEHOLDERS or pn.op in VARIABLE_OPS or pn.op in WEIGHTED_OPS:
+                    ok = False
+                    break
+                prep.add(p)
+                stack.append(p)
+        if ok:
+            internals |= prep
+    return internals
+
+
 def suggest_graph(g: Graph) -> IOSuggestion:
     s = IOSuggestion()
     excluded: set[str] = set()
@@ -167,6 +253,7 @@ def suggest_graph(g: Graph) -> IOSuggestion:
         if node.op in VARIABLE_OPS:
             s.has_variables = True
     forward = {n.name for n in g.nodes if n.name not in excluded and not n.is_const}
+    cons = g.consumers()
 
     placeholders = [n for n in g.nodes if n.op in PLACEHOLDERS]
     switches = {}
@@ -175,19 +262,27 @@ def suggest_graph(g: Graph) -> IOSuggestion:
         if role:
             switches[p.name] = role
 
-    # loss / metric region: loss ops, loss-named scopes, and everything downstream of them or of a label
+    # label-dependent region: loss ops, loss-named scopes, and everything downstream of them or of a label;
+    # then what loss functions compute inside their own scope from the predictions alone
     seeds = {n.name for n in g.nodes if n.name in forward and (n.op in LOSS_OPS or LOSS_SCOPE.search(n.name))}
     labels = {p.name for p in placeholders if p.name not in switches and LABEL_NAME.match(p.name.rsplit("/", 1)[-1])}
-    loss_region = seeds | _descendants(g, seeds | labels, forward)
-    for p in placeholders:  # structurally: a placeholder whose every use is in the loss region is a label
+    loss_region = seeds | _reach(g, seeds | labels, forward, strict=True)
+    inside = loss_function_internals(g, forward, loss_region)
+    # structurally, a placeholder whose every use is label-dependent (or inside a loss function) is a label
+    more = set()
+    for p in placeholders:
         if p.name in switches or p.name in labels:
             continue
-        desc = _descendants(g, {p.name}, forward)
-        if desc and desc <= loss_region:
-            labels.add(p.name)
-    loss_region |= _descendants(g, labels, forward)
-    if loss_region:
-        s.set_apart["loss_and_metrics"] = len(loss_region)
+        uses = [c for c in cons.get(p.name, ()) if c in forward]
+        if uses and all(c in loss_region or c in inside for c in uses):
+            more.add(p.name)
+    if more:
+        labels |= more
+        loss_region = seeds | _reach(g, seeds | labels, forward, strict=True)
+        inside = loss_function_internals(g, forward, loss_region)
+    region = loss_region | inside
+    if region:
+        s.set_apart["loss_and_metrics"] = len(region)
 
     for p in placeholders:
         if p.name in switches:
@@ -202,18 +297,18 @@ def suggest_graph(g: Graph) -> IOSuggestion:
             s.inputs.append(_io(g, p))
 
     data_inputs = {i.name for i in s.inputs}
-    inference = forward - loss_region
-    cons = g.consumers()
-    sinks, frontier, pure = [], [], set()  # frontier: feeds the loss/metric region
+    from_data = _reach(g, data_inputs) if data_inputs else None  # computed from the data (once per graph)
+    inference = forward - region
+    sinks, frontier, pure = [], [], set()  # frontier: feeds the label-dependent region
     for node in g.nodes:
         if node.name not in inference or node.op in NOT_OUTPUTS or not node.outputs:
             continue
         used_by = cons.get(node.name, ())
         in_inference = any(c in inference for c in used_by)
-        feeds_loss = any(c in loss_region for c in used_by)
+        feeds_loss = any(c in region for c in used_by)
         if in_inference and not feeds_loss:
             continue
-        if data_inputs and not (ancestors(g, [node.name]) & data_inputs):
+        if from_data is not None and node.name not in from_data:
             continue  # computes nothing from the data: leftovers, constants, step counters
         if feeds_loss:
             frontier.append(node)
@@ -226,11 +321,13 @@ def suggest_graph(g: Graph) -> IOSuggestion:
     # (probabilities = softmax(logits)): a sink that branches off earlier is a dead end (an unused batch
     # variance, say). A graph without a loss region keeps all its sinks.
     frontier_names = {n.name for n in frontier}
-    chosen = {n.name for n in frontier
-              if n.name not in pure or not (ancestors(g, [n.name]) & frontier_names)}
-    for node in sinks:
-        if not frontier or ancestors(g, [node.name]) & chosen:
-            chosen.add(node.name)
+    below_frontier = _reach(g, frontier_names, strict=True)
+    chosen = {n.name for n in frontier if n.name not in pure or n.name not in below_frontier}
+    if frontier:
+        below_chosen = _reach(g, chosen, strict=True)
+        chosen |= {n.name for n in sinks if n.name in below_chosen}
+    else:
+        chosen |= {n.name for n in sinks}
     s.outputs = [_io(g, n) for n in g.nodes if n.name in chosen]
     return s
 

@@ -3,8 +3,11 @@ wrap the frozen GraphDef as a function for the TFLite converter, and run the sou
 
 The freeze is TensorFlow's freeze_graph step: `tf.compat.v1.train.import_meta_graph` (training switches
 mapped to constants with `input_map`), `Saver.restore`, `convert_variables_to_constants` with the outputs,
-`remove_training_nodes`. Then dropout that can no longer drop (keep_prob fed 1.0, rate 0.0) is cut out, so the
-TFLite model carries no RANDOM_UNIFORM.
+`remove_training_nodes` (the function library kept: it drops it). Then the conds on a fed switch fold: TF1
+Switch/Merge pairs are bypassed, and a TF2 `If`/`StatelessIf` whose predicate is now a constant is replaced by
+the body of the branch it always takes (inlined, so no training-mode branch, no gradient intermediates and no
+control flow reach the converter); dropout that can no longer drop (keep_prob fed 1.0, rate 0.0) is cut out, so
+the TFLite model carries no RANDOM_UNIFORM; functions nothing calls any more are dropped from the library.
 """
 from __future__ import annotations
 
@@ -37,18 +40,96 @@ def _node_names(names) -> list[str]:
 
 
 def _finish(tf, graph_def, plan: Plan):
-    """Keep what the outputs need, remove training-only nodes, cut dead dropout."""
+    """Keep what the outputs need, remove training-only nodes, fold conds on fed switches, cut dead dropout."""
     v1 = tf.compat.v1
     outs = _node_names(o.tensor for o in plan.outputs)
     keep = outs + _node_names(i.tensor for i in plan.inputs)
     gd = v1.graph_util.extract_sub_graph(graph_def, outs)
-    gd = v1.graph_util.remove_training_nodes(gd, protected_nodes=keep)
+    gd = _with_library(v1.graph_util.remove_training_nodes(gd, protected_nodes=keep), gd)
     gd, switches = resolve_constant_switches(tf, gd)
+    gd, ifs = resolve_constant_ifs(tf, gd, protected=set(keep))
     gd, dropouts = remove_dead_dropout(tf, gd)
-    if switches or dropouts:
-        gd = v1.graph_util.extract_sub_graph(gd, outs)
-    removed = {"constant_switches": switches, "dropout": dropouts}
+    if switches or dropouts or ifs:
+        gd = _with_library(v1.graph_util.extract_sub_graph(gd, outs), gd)
+    gd = prune_library(gd)
+    _check_frozen(gd)
+    removed = {"constant_switches": switches, "constant_ifs": ifs, "dropout": dropouts}
     return gd, removed
+
+
+def _with_library(new, old):
+    """remove_training_nodes (and some TF versions of extract_sub_graph) return a GraphDef without the function
+    library and versions of their input: an `If` left in it would name branch functions nobody has."""
+    if old.HasField("library") and not new.HasField("library"):
+        new.library.CopyFrom(old.library)
+    if old.HasField("versions") and not new.HasField("versions"):
+        new.versions.CopyFrom(old.versions)
+    return new
+
+
+def _func_refs(attr_map) -> list[str]:
+    names = []
+    for v in attr_map.values():
+        if v.HasField("func"):
+            names.append(v.func.name)
+        elif v.HasField("list"):
+            names.extend(f.name for f in v.list.func)
+    return names
+
+
+def prune_library(graph_def):
+    """Drop the functions that no node (of the graph or of a function still used) calls: the training-mode
+    branches and the gradient functions of folded conds."""
+    lib = {f.signature.name: f for f in graph_def.library.function}
+    if not lib:
+        return graph_def
+    used: set[str] = set()
+    stack = []
+    for n in graph_def.node:
+        stack.extend(_func_refs(n.attr))
+        if n.op in lib:
+            stack.append(n.op)
+    while stack:
+        name = stack.pop()
+        if name in used or name not in lib:
+            continue
+        used.add(name)
+        for n in lib[name].node_def:
+            stack.extend(_func_refs(n.attr))
+            if n.op in lib:
+                stack.append(n.op)
+    if len(used) == len(lib):
+        return graph_def
+    out = _graphdef_like(graph_def)
+    for f in graph_def.library.function:
+        if f.signature.name in used:
+            out.library.function.add().CopyFrom(f)
+    for gdef in graph_def.library.gradient:
+        if gdef.function_name in used and gdef.gradient_func in used:
+            out.library.gradient.add().CopyFrom(gdef)
+    return out
+
+
+def _graphdef_like(graph_def):
+    """A copy of graph_def's nodes and versions, with an empty library."""
+    out = type(graph_def)()
+    out.node.extend(graph_def.node)
+    if graph_def.HasField("versions"):
+        out.versions.CopyFrom(graph_def.versions)
+    return out
+
+
+VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp", "ReadVariableOp", "ResourceGather", "TemporaryVariable"}
+
+
+def _check_frozen(graph_def) -> None:
+    """No variable may survive the freeze, in the graph or in a function body it calls."""
+    left = [n.name for n in graph_def.node if n.op in VARIABLE_OPS]
+    for f in graph_def.library.function:
+        left.extend(f"{f.signature.name}/{n.name}" for n in f.node_def if n.op in VARIABLE_OPS)
+    if left:
+        raise ConversionError(f"{len(left)} variable(s) are still in the graph after freezing (e.g. {left[0]}); "
+                              "name --outputs that do not depend on them, or freeze the model yourself")
 
 
 def freeze_metagraph(tf, plan: Plan):
@@ -110,6 +191,149 @@ def prepare_graphdef(tf, plan: Plan):
 LOOP_OPS = {"Enter", "Exit", "NextIteration", "LoopCond", "RefEnter", "RefExit", "RefNextIteration"}
 
 
+def _const_bool(tf, nodes: dict, tensor: str):
+    """The value of a boolean scalar constant (through Identity chains), else None."""
+    name, _ = split_tensor_name(tensor)
+    n = nodes.get(name)
+    seen = 0
+    while n is not None and n.op in ("Identity", "Snapshot") and n.input and seen < 1000:
+        n = nodes.get(split_tensor_name(n.input[0])[0])
+        seen += 1
+    if n is None or n.op != "Const":
+        return None
+    try:
+        v = tf.make_ndarray(n.attr["value"].tensor)
+    except Exception:
+        return None
+    return bool(v.reshape(())) if v.dtype == np.bool_ and v.size == 1 else None
+
+
+IF_OPS = ("If", "StatelessIf")
+
+
+def resolve_constant_ifs(tf, graph_def, protected: set = frozenset(), rounds: int = 8):
+    """TF2 `tf.cond` (If / StatelessIf with branch functions) on a fed training switch: once the predicate is
+    a constant, the If always runs one branch. Inline that branch's body in place of the If (its nodes named
+    under the If's name) and rewire the If's users to the branch's results; the other branch, and the gradient
+    intermediates both branches return as Optionals, fall away. An If named in `protected` (an output) stays
+    as an IdentityN of the results. Conds nested in an inlined branch fold in the next round.
+    Returns (GraphDef, Ifs resolved)."""
+    total = 0
+    for _ in range(rounds):
+        graph_def, n = _inline_constant_ifs(tf, graph_def, protected)
+        total += n
+        if not n:
+            break
+    return graph_def, total
+
+
+def _inline_constant_ifs(tf, graph_def, protected):
+    from tensorflow.python.framework.function_def_to_graph import function_def_to_graph_def
+
+    nodes = {n.name: n for n in graph_def.node}
+    lib = {f.signature.name: f for f in graph_def.library.function}
+    chosen = {}  # If node -> (branch function, "then" | "else")
+    for n in graph_def.node:
+        if n.op in IF_OPS and n.input:
+            p = _const_bool(tf, nodes, n.input[0])
+            if p is None:
+                continue
+            fname = n.attr["then_branch" if p else "else_branch"].func.name
+            if fname in lib:
+                chosen[n.name] = (fname, "then" if p else "else")
+    if not chosen:
+        return graph_def, 0
+
+    taken = set(nodes)
+
+    def unique(name: str) -> str:
+        cand, k = name, 1
+        while cand in taken:
+            cand = f"{name}_{k}"
+            k += 1
+        taken.add(cand)
+        return cand
+
+    bodies = {}  # If node -> (body NodeDefs renamed, {output index: tensor}, [control inputs])
+    g = tf.Graph()
+    with g.as_default():  # the branch may name other functions: function_def_to_graph_def looks them up here
+        holder = type(graph_def)()
+        holder.library.CopyFrom(graph_def.library)
+        if graph_def.HasField("versions"):
+            holder.versions.CopyFrom(graph_def.versions)
+        try:
+            tf.compat.v1.import_graph_def(holder, name="")
+        except (ValueError, tf.errors.OpError):
+            return graph_def, 0
+        for name, (fname, side) in chosen.items():
+            call = nodes[name]
+            fdef = lib[fname]
+            try:
+                body, flat = function_def_to_graph_def(fdef)
+            except (ValueError, KeyError, TypeError):
+                continue
+            data = [i for i in call.input[1:] if not i.startswith("^")]
+            ctrl = [i for i in call.input if i.startswith("^")]
+            args = {a.name: data[k] for k, a in enumerate(fdef.signature.input_arg) if k < len(data)}
+            if len(args) != len(fdef.signature.input_arg):
+                continue
+            rename = {b.name: unique(f"{name}/{side}/{b.name}") for b in body.node if b.name not in args}
+
+            def mapped(inp: str, args=args, rename=rename) -> str:
+                control = inp.startswith("^")
+                node, idx = split_tensor_name(inp)
+                if node in args:
+                    return "^" + split_tensor_name(args[node])[0] if control else args[node]
+                return "^" + rename[node] if control else f"{rename[node]}:{idx}"
+
+            new_nodes = []
+            for b in body.node:
+                if b.name in args:
+                    continue
+                m = type(b)()
+                m.CopyFrom(b)
+                m.name = rename[b.name]
+                del m.input[:]
+                m.input.extend(mapped(i) for i in b.input)
+                if not m.input and ctrl:  # keep the If's control dependencies on the body's sources
+                    m.input.extend(ctrl)
+                new_nodes.append(m)
+            results = {k: mapped(flat[fdef.ret[a.name]]) for k, a in enumerate(fdef.signature.output_arg)}
+            bodies[name] = (new_nodes, results, ctrl)
+
+    if not bodies:
+        return graph_def, 0
+    remap = {}  # "if:k" -> tensor, for unprotected Ifs
+    for name, (_, results, _) in bodies.items():
+        if name not in protected:
+            for k, t in results.items():
+                remap[f"{name}:{k}"] = t
+                if k == 0:
+                    remap[name] = t
+    out = type(graph_def)()
+    if graph_def.HasField("versions"):
+        out.versions.CopyFrom(graph_def.versions)
+    out.library.CopyFrom(graph_def.library)
+    control_users = {split_tensor_name(i)[0] for n in graph_def.node for i in n.input if i.startswith("^")}
+    for n in graph_def.node:
+        if n.name in bodies:
+            new_nodes, results, ctrl = bodies[n.name]
+            out.node.extend(new_nodes)
+            if n.name in protected or n.name in control_users:
+                keepn = out.node.add()
+                keepn.name = n.name
+                keepn.op = "IdentityN"
+                keepn.input.extend([results[k] for k in sorted(results)] + ctrl)
+                keepn.attr["T"].list.type.extend(n.attr["Tout"].list.type)
+            continue
+        m = out.node.add()
+        m.CopyFrom(n)
+        if any(i in remap for i in n.input):
+            del m.input[:]
+            m.input.extend(remap.get(i, i) for i in n.input)
+    return out, len(bodies)
+
+
 def resolve_constant_switches(tf, graph_def):
     """TF1 `tf.cond` on a fed training switch: once `is_training` is the constant False, each Switch on it
     always takes one side. Bypass those Switches, drop the branch that can never run (the training-mode batch
@@ -120,17 +344,7 @@ def resolve_constant_switches(tf, graph_def):
         return graph_def, 0
 
     def const_bool(tensor: str):
-        name, _ = split_tensor_name(tensor)
-        n = nodes.get(name)
-        while n is not None and n.op in ("Identity", "Snapshot") and n.input:
-            n = nodes.get(split_tensor_name(n.input[0])[0])
-        if n is None or n.op != "Const":
-            return None
-        try:
-            v = tf.make_ndarray(n.attr["value"].tensor)
-        except Exception:
-            return None
-        return bool(v) if v.dtype == np.bool_ and v.size == 1 else None
+        return _const_bool(tf, nodes, tensor)
 
     live_out = {}  # switch name -> the output index that carries data (0: pred False, 1: pred True)
     for n in graph_def.node:

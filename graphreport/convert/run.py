@@ -225,6 +225,9 @@ def _prepare(tf, plan: src.Plan, args, console: Console, inputs, outputs, shapes
         if removed.get("constant_switches"):
             plan.notes.append(f"resolved {removed['constant_switches']} Switch(es) on fed training switches "
                               "(the training-only branches are gone)")
+        if removed.get("constant_ifs"):
+            plan.notes.append(f"folded {removed['constant_ifs']} cond(s) (If) on fed training switches: the branch "
+                              "each always takes is inlined, the training-only branch is gone")
         if removed.get("dropout"):
             plan.notes.append(f"removed {removed['dropout']} dropout block(s) that cannot drop at inference")
         return {"concrete": concrete, "graph_def": gd,
