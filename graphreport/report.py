@@ -219,7 +219,7 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
     param_counts = params.count_model(model)
     summ = summary.summarize(model, param_counts.get(model.main.name))
     warnings = []  # unknown input dims and unfrozen variables are the compatibility section's to say
-    if model.format != "tflite" and not io.outputs:
+    if model.format != "tflite" and not io.outputs and model.details.get("model_type") != "weights-manifest":
         warnings.append("no output could be suggested: name the outputs yourself")
     rep = Report(model=model, io=io, summary=summ, commands=cmds, warnings=warnings, compat=comp,
                  cost=cost.compute_cost(model, param_counts), shapes=shape_stats, assumed_batch=assumed)

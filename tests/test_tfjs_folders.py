@@ -94,6 +94,9 @@ def test_weights_manifest_is_reported_as_such(tmp_path, wrap, by_folder):
     assert any(w.startswith("TF.js weights manifest without topology: the architecture lives in JavaScript code")
                for w in r["warnings"])
     assert not any("GraphDef" in w or "wire format" in w for w in r["warnings"])
+    # no architecture, no verdict: said as such, not "no outputs found"
+    assert r["compatibility"]["verdict"].startswith("Not judged: the file holds weights but no architecture")
+    assert not any("no output could be suggested" in w for w in r["warnings"])
     assert [(n["name"], n["attrs"]["shape"], n["attrs"]["dtype"]) for n in r["nodes"]] == \
         [(name, shape, dtype) for name, shape, dtype, _ in WEIGHTS]
     counts = [int(np.prod(shape)) for _, shape, _, _ in WEIGHTS]

@@ -197,6 +197,27 @@ def test_keras_hdf5_params_match_keras(reports):
     assert [x["shape"] for x in r["outputs"]] == [list(m.output_shape)]
 
 
+def test_keras_hdf5_flops_match_the_profiler(reports, tmp_path):
+    """The published Keras 2 .hdf5 (fer's mini-Xception): its FLOPs at batch 1 (assumed, said) are within 3%
+    of tf.compat.v1.profiler's float_operation on the same model frozen at batch 1, and its MACs equal
+    graphreport's on that frozen graph (whose per-op FLOPs are checked against the profiler in test_cost.py)."""
+    import refmodels
+
+    path = cached("fer-emotion-hdf5")
+    _tf()
+    import keras
+
+    m = keras.models.load_model(path, compile=False, safe_mode=True)
+    pb = refmodels.freeze_keras(m, tmp_path / "fer.pb", batch=1)
+    prof = refmodels.profiler_flops(pb)["flops"]
+    r = reports("fer-emotion-hdf5")
+    t = r["totals"]
+    assert list(t["batch_assumed"].values()) == [[1, *m.input_shape[1:]]]
+    assert t["flops"] is not None and abs(t["flops"] - prof) <= 0.03 * prof, (t["flops"], prof)
+    frozen = json.loads(report("fer-frozen", tmp_path, target=pb).read_text())["totals"]
+    assert t["macs"] == frozen["macs"]
+
+
 def test_savedmodel_params_cover_its_variables(reports):
     """The model's variables (TensorFlow's checkpoint reader; not optimizer slots, metric counters or the save
     counter) are parameters; constant weights (the CQT filters) come on top."""

@@ -548,6 +548,10 @@ def _check_tf(model: Model, outputs: Optional[list[str]]) -> CompatReport:
     apart_names, out.set_apart = _set_apart(g)
     suggestion = io_suggest.suggest(model)
     out.outputs = _resolve_outputs(g, suggestion, outputs)
+    if model.details.get("model_type") == "weights-manifest":
+        out.verdict = ("Not judged: the file holds weights but no architecture (it lives in JavaScript code); "
+                       "check the model it belongs to.")
+        return out
     if not out.outputs:
         out.verdict = "No outputs found: name the outputs to check what the converter would see."
         out.warnings.append("no outputs could be suggested; pass outputs=[...]")
