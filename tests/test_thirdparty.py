@@ -279,3 +279,23 @@ def test_weights_manifest(reports):
     bins = sum(os.path.getsize(os.path.join(folder, p)) for g in manifest for p in g["paths"])
     assert r["totals"]["weight_bytes"] == bins == 193_321  # uint8-quantized: one byte per weight
     assert r["totals"]["macs"] is None and r["totals"]["flops"] is None  # the architecture is not in the file
+
+
+@pytest.mark.parametrize("model_id", TFLITE)
+def test_tflite_int8_blockers_never_name_an_int8_capable_op(model_id, reports):
+    """A float / weight-only-quantized .tflite lists as 'would stay float in a full-int8 model' only builtins
+    with no int8 kernel in the probed table (made with the real converter, graphreport/opdata); every
+    other operator of the file is int8-capable, not judged, custom or Flex."""
+    from graphreport.analysis.compat import builtin_int8, load_table
+
+    r = reports(model_id)
+    c = r["compatibility"]
+    kernels = builtin_int8(load_table())
+    if c["quantization_type"] in ("full_int8", "int16x8", "mixed"):
+        return  # an integer file: its blockers are the ops that really compute in float
+    for op in c["int8_blockers"]:
+        assert kernels.get(op) in ("float", "blocker") or op.startswith("Flex") or op not in kernels, (op, c)
+        assert kernels.get(op) != "ok", op
+    assert len(c["int8_blockers"]) == len(set(c["int8_blockers"]))
+    if c["int8_blockers"]:
+        assert c["int8_blockers"][0] in c["verdict"]
