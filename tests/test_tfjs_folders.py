@@ -162,3 +162,27 @@ def test_binary_graphdef_that_starts_like_json_is_still_a_graphdef(tmp_path):
     assert model.format == "graphdef" and model.main.nodes[0].op == "Placeholder"
     assert looks_like_json(b'  {"format": "graph-model"') and looks_like_json(b'[\n  {\n "weights"')
     assert not looks_like_json(b"[ext] { }")
+
+
+@pytest.mark.parametrize("where", ["attr", "name", "op", "signature"])
+def test_lone_surrogate_anywhere_is_bad_input(tmp_path, where):
+    """Issue 13: a lone UTF-16 surrogate in a node attr made protobuf's json_format raise SystemError (exit 1,
+    'internal error'); in any field it is bad input: exit 2, one line, no output file."""
+    from conftest import run_cli
+
+    node = {"name": "x", "op": "Placeholder", "attr": {}}
+    sig = {}
+    bad = "\udcff"
+    if where == "attr":
+        node["attr"] = {"value": bad}
+    elif where == "signature":
+        sig = {"inputs": {bad: {"name": "x:0"}}}
+    else:
+        node[where] = bad
+    doc = {"format": "graph-model", "modelTopology": {"node": [node], "versions": {"producer": 1}},
+           "weightsManifest": [], "signature": sig}
+    (tmp_path / "model.json").write_text(json.dumps(doc), encoding="ascii")  # "\udcff" as an escape
+    out = tmp_path / "r.html"
+    p = run_cli("report", tmp_path / "model.json", "-o", out)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not out.exists()

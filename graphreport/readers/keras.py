@@ -1109,9 +1109,16 @@ def parse_json(data: bytes, what: str, path: str):
         raise LimitError(f"{what} is {len(data)} bytes; graphreport reads configs up to {MAX_CONFIG_BYTES} bytes",
                          path)
     try:
-        return json.loads(data)
+        obj = json.loads(data)
+        # a "\udcff" escape decodes to a lone surrogate, which no later step can encode (protobuf raises
+        # SystemError on it): refuse it here, whatever field it hides in
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        return obj
     except RecursionError:
         raise BadModelError(f"{what} is nested too deeply", path) from None
+    except UnicodeEncodeError:
+        raise BadModelError(f"{what} holds a lone UTF-16 surrogate (\\udXXX escape): not valid text", path) \
+            from None
     except (ValueError, UnicodeDecodeError) as e:
         raise BadModelError(f"{what} is not valid JSON ({_one_line(e)})", path) from None
 
