@@ -1,7 +1,10 @@
-"""Command line: `graphreport report MODEL [-o OUT] [--format html|json|md]` and
+"""Command line: `graphreport report MODEL [-o OUT] [--format html|json|md]`,
+`graphreport report DIR --out-dir OUT` (every model under DIR, see batch.py),
+`graphreport diff OLD NEW [-o OUT] [--format html|json|md] [--fail-on GATES]` (see graphreport/diff/) and
 `graphreport convert MODEL --to tflite|frozen-pb|tfjs [...]` (see graphreport/convert/).
 
-Exit codes: 0 done, 2 bad input (unreadable model, bad arguments), 3 conversion failed, 1 internal error.
+Exit codes: 0 done, 2 bad input (unreadable model, bad arguments), 3 conversion failed, 4 a `diff --fail-on`
+gate tripped (the diff is still written), 1 internal error.
 Errors are one line on stderr; --debug shows the traceback.
 """
 from __future__ import annotations
@@ -32,9 +35,34 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--outputs", help="comma-separated output node names for the compatibility check "
                                      "(default: the suggested outputs)")
     r.add_argument("--no-diagram", action="store_true", help="skip the Graphviz diagram")
+    r.add_argument("--out-dir", metavar="OUT",
+                   help="folder mode: MODEL is a folder; write one report (HTML and JSON) per model found in it, "
+                        "recursively, plus OUT/index.html and OUT/index.json")
+    r.add_argument("--jobs", type=int, metavar="N", help="folder mode: reports made in parallel (default: CPUs)")
     r.add_argument("--debug", action="store_true", help="show tracebacks")
+    _add_diff_parser(sub)
     _add_convert_parser(sub)
     return p
+
+
+def _add_diff_parser(sub) -> None:
+    d = sub.add_parser(
+        "diff", help="compare two models: figures, inputs/outputs, TFLite compatibility, nodes and layers",
+        description="Compare two model files of any formats read by `report` (v1 vs v2 of a .pb, a Keras model "
+                    "vs its .tflite, a frozen .pb vs its .tflite). Exit codes: 0 done, 4 a --fail-on gate tripped "
+                    "(the output is still written), 2 bad input.")
+    d.add_argument("old", help="the model before the change")
+    d.add_argument("new", help="the model after the change")
+    d.add_argument("-o", "--output", help="output file ('-' for stdout); default: OLD_vs_NEW.html/.json/.md in the "
+                                          "current directory")
+    d.add_argument("--format", choices=sorted(EXTENSIONS), default=None,
+                   help="html (default), json or md (a pull-request comment); guessed from -o's extension")
+    d.add_argument("--fail-on", metavar="GATES", default="",
+                   help="comma-separated gates that make the exit code 4: io, flex, unsupported, int8, "
+                        "params:+N%%, flops:+N%%, size:+N%%, any")
+    d.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...",
+                   help="fix an input's shape on both sides (TensorFlow graphs; repeatable)")
+    d.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 def _add_convert_parser(sub) -> None:
@@ -113,15 +141,21 @@ def parse_input_shapes(items: list[str]) -> dict[str, list]:
     return out
 
 
-def cmd_report(args) -> int:
-    from .readers.detect import load
-    from .report import build_report
-
+def _format(args) -> str:
     fmt = args.format
     if fmt is None and args.output and args.output != "-":
         ext = os.path.splitext(args.output)[1].lower().lstrip(".")
         fmt = {"htm": "html", "markdown": "md"}.get(ext, ext) if ext in ("html", "htm", "json", "md", "markdown") else None
-    fmt = fmt or "html"
+    return fmt or "html"
+
+
+def cmd_report(args) -> int:
+    from .readers.detect import load
+    from .report import build_report
+
+    if args.out_dir:
+        return cmd_report_folder(args)
+    fmt = _format(args)
     out = args.output or (os.path.basename(args.model.rstrip("/")) + EXTENSIONS[fmt])
     try:
         model = load(args.model)
@@ -144,6 +178,57 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_report_folder(args) -> int:
+    """Every model under a folder: 0 when each was reported, 2 when some could not be read (listed in the
+    index with the error; the others are written)."""
+    from .batch import report_folder
+    from .errors import UsageError
+
+    if args.output or args.format or args.input_shape or args.outputs:
+        raise UsageError("--out-dir reports every model of a folder as HTML and JSON; -o, --format, "
+                         "--input-shape and --outputs apply to one model")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs wants a positive number")
+    rows, index = report_folder(args.model, args.out_dir, jobs=args.jobs, diagram=not args.no_diagram)
+    failed = [r for r in rows if r["error"]]
+    for r in failed:
+        print(f"graphreport: error: {r['error']}", file=sys.stderr)
+    print(index)
+    print(f"{len(rows) - len(failed)} of {len(rows)} models reported", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def cmd_diff(args) -> int:
+    """0 done; 4 a --fail-on gate tripped (after the output is written)."""
+    from .diff import diff_models
+    from .diff.gates import evaluate, parse_gates
+
+    gates = parse_gates(args.fail_on)  # a bad gate is a usage error before any work
+    fmt = _format(args)
+    diff = diff_models(args.old, args.new, input_shapes=parse_input_shapes(args.input_shape) or None,
+                       debug=args.debug)
+    diff.gates = evaluate(diff, gates)
+    if fmt == "html":
+        from .render.diff_html import render_diff_html as render
+    elif fmt == "json":
+        from .render.diff_json import render_diff_json as render
+    else:
+        from .render.diff_md import render_diff_markdown as render
+    text = render(diff)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        def stem(p):
+            return os.path.splitext(os.path.basename(p.rstrip("/")))[0] or "model"
+        out = args.output or f"{stem(args.old)}_vs_{stem(args.new)}{EXTENSIONS[fmt]}"
+        write_atomic(out, text)
+        print(out)
+    tripped = [g for g in diff.gates if g["tripped"]]
+    for g in tripped:
+        print(f"graphreport: gate {g['gate']} tripped: {' '.join(g['why'].split())}", file=sys.stderr)
+    return 4 if tripped else 0
+
+
 def cmd_convert(args) -> int:
     from .convert.run import run_convert  # imports TensorFlow lazily, only for this command
 
@@ -155,6 +240,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "diff":
+            return cmd_diff(args)
         if args.command == "convert":
             return cmd_convert(args)
     except GraphReportError as e:
