@@ -124,11 +124,14 @@ class Graph:
     dialect: str = "tf"  # whose op names the nodes carry: "tf" ops, "tflite" builtins, "keras" layer classes
 
     _by_name: dict = field(default_factory=dict, repr=False, compare=False)
+    _by_name_of: int = field(default=-1, repr=False, compare=False)  # len(nodes) when _by_name was built
     _consumers: dict = field(default_factory=dict, repr=False, compare=False)
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)  # per-graph facts computed once
 
     def node(self, name: str) -> Optional[Node]:
-        if len(self._by_name) != len(self.nodes):
+        if self._by_name_of != len(self.nodes):
             self._by_name = {n.name: n for n in self.nodes}
+            self._by_name_of = len(self.nodes)
         return self._by_name.get(name)
 
     def tensor(self, name: str) -> Optional[Tensor]:
@@ -149,13 +152,26 @@ class Graph:
             self._consumers = out
         return self._consumers
 
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A fact of the graph's structure (nodes, ops, names, edges; not shapes), computed once per graph:
+        a topological order, the category of each node ... `invalidate()` after changing the structure."""
+        memo = self._memo
+        if memo.get("_nodes") != len(self.nodes):
+            memo.clear()
+            memo["_nodes"] = len(self.nodes)
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
     def op_nodes(self) -> Iterator[Node]:
         """Nodes that do work: everything but folded constants."""
         return (n for n in self.nodes if not n.is_const)
 
     def invalidate(self) -> None:
         self._by_name = {}
+        self._by_name_of = -1
         self._consumers = {}
+        self._memo = {}
 
 
 @dataclass
@@ -190,6 +206,21 @@ class Model:
     warnings: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # format-specific facts worth showing
 
+    _graphs_by_name: dict = field(default_factory=dict, repr=False, compare=False)
+    _graphs_of: int = field(default=-1, repr=False, compare=False)  # len(graphs) when indexed
+
     @property
     def main(self) -> Graph:
         return self.graphs[0]
+
+    def graph_named(self, name: str, other_than: Optional[Graph] = None) -> Optional[Graph]:
+        """The first graph called `name` (a function's body) that is not `other_than`; O(1)."""
+        if self._graphs_of != len(self.graphs):
+            index: dict[str, list[Graph]] = {}
+            for g in self.graphs:
+                index.setdefault(g.name, []).append(g)
+            self._graphs_by_name, self._graphs_of = index, len(self.graphs)
+        for g in self._graphs_by_name.get(name, ()):
+            if g is not other_than:
+                return g
+        return None

@@ -37,6 +37,7 @@ class Report:
     diagram_svg: Optional[str] = None
     diagram_note: str = ""
     diagram_ids: dict[str, str] = field(default_factory=dict)  # node name -> id of its box in the SVG
+    diagram_data: Optional[dict] = None  # the interactive diagram's boxes and layouts (render/diagram.py)
     verification: Optional[dict] = None  # set by `graphreport convert --report`: source vs converted figures
     assumed_batch: dict[str, list] = field(default_factory=dict)  # input -> the shape the figures assume
 
@@ -208,7 +209,7 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
     io = io_suggest.suggest(model)
     io.freeze_shapes()  # the I/O tables show the shapes the model declares, whatever is assumed below
     cmds = commands.build_commands(model.format, model.path, io)
-    comp = compat.check_compat(model, outputs)  # the converter sees the declared shapes too
+    comp = compat.check_compat(model, outputs, io)  # the converter sees the declared shapes too
     assumed: dict[str, list] = {}
     if shape_stats is not None:
         # figures are per example: an input whose only unknown dimension is the batch is taken as batch 1
@@ -224,10 +225,11 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
     rep = Report(model=model, io=io, summary=summ, commands=cmds, warnings=warnings, compat=comp,
                  cost=cost.compute_cost(model, param_counts), shapes=shape_stats, assumed_batch=assumed)
     if diagram:
-        from .render import svg
+        from .render import diagram as draw
         keep = None
         if model.format != "tflite" and io.outputs:
             outs = [o.name for o in io.outputs]
             keep = io_suggest.ancestors(model.main, outs) | set(outs)
-        rep.diagram_svg, rep.diagram_note, rep.diagram_ids = svg.render_diagram(model, keep=keep)
+        d = draw.build(rep, keep=keep)
+        rep.diagram_svg, rep.diagram_note, rep.diagram_ids, rep.diagram_data = d.svg, d.note, d.ids, d.data
     return rep

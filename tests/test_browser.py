@@ -1,5 +1,7 @@
 """The HTML report in a real headless Chromium (Debian's, driven by Playwright): no console error, no network
-request of any kind, the diagram and the tables are visible, and the node filter works."""
+request of any kind, the diagram and the tables are visible, and the node filter works; a small graph's
+diagram (the whole graph, drawn by Graphviz) can be searched, zoomed, and collapsed into scopes.
+The big-graph diagram is tested in test_browser_big.py."""
 import shutil
 from pathlib import Path
 
@@ -68,6 +70,39 @@ def test_report_in_chromium(browser, tmp_path, samples_dir, model):
         assert page.locator("#nodes tbody tr:not([hidden])").count() >= 1
         page.screenshot(path=str(tmp_path / "shot.png"), full_page=False)
         assert errors == []
+    finally:
+        page.close()
+
+
+def test_small_diagram_search_zoom_and_collapse(browser, tmp_path, samples_dir):
+    out = tmp_path / "report.html"
+    assert run_cli("report", samples_dir / "tiny_mobilenet.pb", "-o", out).returncode == 0
+    page, errors, requests = _open(browser, out)
+    try:
+        static = page.locator(".diagram svg:not(.composed)")
+        assert static.count() == 1  # the whole graph, as Graphviz drew it
+        # search an op: its boxes are highlighted, in the same picture
+        page.fill(".dfind", "relu6")
+        page.press(".dfind", "Enter")
+        assert page.locator(".diagram svg g.node.hit").count() == 3
+        assert page.locator(".dtools .dcount").inner_text() == "1 of 3"
+        assert static.count() == 1
+        vb = page.locator(".diagram svg").get_attribute("viewBox")
+        page.locator(".dtools button[title='zoom out']").click()
+        assert page.locator(".diagram svg").get_attribute("viewBox") != vb
+        # close a scope: the page draws the scopes itself, from the embedded layouts
+        page.locator(".dtools button", has_text="overview").click()
+        boxes = page.locator(".diagram svg.composed g.node")
+        n_open = boxes.count()
+        frame = page.locator(".diagram svg.composed g.node.open", has=page.locator("text.head", has_text="conv1_bn_1"))
+        frame.locator("g.toggle").click()
+        assert boxes.count() == n_open - 2  # its two ops are hidden behind one box
+        closed = page.locator(".diagram svg.composed g.node.scope:not(.open)", has=page.locator(
+            "tspan", has_text="conv1_bn_1"))
+        assert closed.count() == 1
+        closed.locator("g.toggle").click()
+        assert boxes.count() == n_open
+        assert errors == [] and requests == [out.as_uri()]
     finally:
         page.close()
 

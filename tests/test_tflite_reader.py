@@ -246,9 +246,30 @@ def test_model_facts(models, name):
     assert model.details["subgraphs"] == len(model.graphs) and not model.warnings
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_mapped_file_reads_like_its_bytes(models, name):
+    """read_file (a read-only memory map, what the CLI uses) gives the model read(bytes) gives, values too."""
+    a, b = _read(models[name]), tflite.read_file(str(models[name]))
+    assert (a.file_size, a.details, a.metadata, a.warnings) == (b.file_size, b.details, b.metadata, b.warnings)
+    for ga, gb in zip(a.graphs, b.graphs, strict=True):
+        assert [(n.name, n.op, n.inputs, n.outputs, n.attrs) for n in ga.nodes] == \
+            [(n.name, n.op, n.inputs, n.outputs, n.attrs) for n in gb.nodes]
+        assert list(ga.tensors) == list(gb.tensors)
+        for ta, tb in zip(ga.tensors.values(), gb.tensors.values()):
+            assert (ta.dtype, ta.shape, ta.quantization, ta.sparsity) == (tb.dtype, tb.shape, tb.quantization,
+                                                                          tb.sparsity)
+            assert (ta.const is None) == (tb.const is None)
+            if ta.const is not None:
+                assert ta.const.nbytes == tb.const.nbytes
+                va, vb = ta.const.value(), tb.const.value()
+                assert (va is None) == (vb is None)
+                if va is not None:
+                    np.testing.assert_array_equal(va, vb)
+
+
 def test_reader_does_not_import_tensorflow(models):
     probe = ("import sys; from graphreport.readers import tflite; p = sys.argv[1]; "
-             "tflite.read(p, open(p, 'rb').read()); print('tensorflow' in sys.modules)")
+             "tflite.read(p, open(p, 'rb').read()); tflite.read_file(p); print('tensorflow' in sys.modules)")
     for name in MODELS:
         out = subprocess.run([sys.executable, "-c", probe, str(models[name])], capture_output=True, text=True,
                              timeout=120, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

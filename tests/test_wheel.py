@@ -29,8 +29,22 @@ def test_report_renders_from_installed_wheel(tmp_path):
             "assert graphreport.__file__.startswith(sys.argv[1]), graphreport.__file__; "
             "assert str(t.__spec__.submodule_search_locations[0]).startswith(sys.argv[1]); "
             "from graphreport.cli import main; sys.exit(main(['report', sys.argv[2], '-o', sys.argv[3]]))")
-    # -s: no user site; PYTHONPATH puts the unpacked wheel first, and the asserts prove it was used
-    p = subprocess.run([sys.executable, "-s", "-c", code, str(site), str(model), str(out)],
-                       capture_output=True, text=True, cwd=str(tmp_path), env=env)
-    assert p.returncode == 0, p.stderr
-    assert "<svg" in out.read_text()
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    env.pop("GRAPHREPORT_NO_CACHE", None)
+
+    def run():
+        # -s: no user site; PYTHONPATH puts the unpacked wheel first, and the asserts prove it was used
+        p = subprocess.run([sys.executable, "-s", "-c", code, str(site), str(model), str(out)],
+                           capture_output=True, text=True, cwd=str(tmp_path), env=env)
+        assert p.returncode == 0, p.stderr
+        assert "<svg" in out.read_text()
+
+    run()
+    # the template compiled on the first run is kept in the user's cache and loaded, not rewritten, after
+    (entry,) = (tmp_path / "xdg" / "graphreport").glob("templates-*/*.j2c")
+    mtime = entry.stat().st_mtime_ns
+    run()
+    assert entry.stat().st_mtime_ns == mtime
+    (tmp_path / "no-cache").write_text("a file, not a folder")
+    env["XDG_CACHE_HOME"] = str(tmp_path / "no-cache")  # no usable cache: compiled in memory, still renders
+    run()

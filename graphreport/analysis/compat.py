@@ -22,6 +22,7 @@ from typing import Any, Optional
 from ..errors import UsageError
 from ..model import FLOAT_DTYPES, Graph, Model, Node, num_elements, split_tensor_name
 from . import io_suggest
+from .shapes import topological_order
 
 OPDATA = Path(__file__).resolve().parent.parent / "opdata" / "tflite_compat.json"
 
@@ -48,6 +49,7 @@ STATEFUL = re.compile(r"^(Random\w*|TruncatedNormal|Multinomial|ParameterizedTru
                       r"LookupTable\w*|TensorArray\w*|Print\w*|Assert|Stateful\w*|If|While|Case|_Arg)$")
 # shape-reading ops fold when the input's shape is fully known
 SHAPE_OPS = {"Shape", "Size", "Rank", "ShapeN"}
+RANDOM_OPS = re.compile(r"^(Random\w*|TruncatedNormal)$")
 TRAINING_SCOPE = re.compile(r"(^|/)(dropout\w*|Dropout\w*|cond(_\d+)?/Switch)(/|$)")
 
 
@@ -194,13 +196,16 @@ def lookup(op: str, attrs: dict, dtype: Optional[str]) -> tuple[dict, str]:
 # TensorFlow sources
 # ----------------------------------------------------------------------------------------------------------
 
-def check_compat(model: Model, outputs: Optional[list[str]] = None) -> CompatReport:
+def check_compat(model: Model, outputs: Optional[list[str]] = None,
+                 suggestion: Optional[io_suggest.IOSuggestion] = None) -> CompatReport:
+    """`suggestion`: io_suggest.suggest(model) when the caller has it already (only its names and roles
+    are read)."""
     if model.format == "tflite":
         return _check_tflite(model)
     if model.format in ("keras", "h5", "keras_h5", "keras_v3") or (
             model.format == "tfjs" and model.details.get("model_type") == "layers-model"):
         return _check_keras(model, outputs)
-    return _check_tf(model, outputs)
+    return _check_tf(model, outputs, suggestion)
 
 
 def _producer(g: Graph, tname: str) -> Optional[str]:
@@ -249,12 +254,17 @@ def _ancestors(g: Graph, starts: list[str]) -> list[str]:
 
 
 def _folded(g: Graph, names: list[str]) -> set[str]:
-    """Nodes whose value is a constant: constant inputs only (transitively), or a shape of a static shape."""
+    """Nodes whose value is a constant: constant inputs only (transitively), or a shape of a static shape.
+    One pass with a count of the inputs still waiting per node, whatever the order of the graph."""
     const: set[str] = set()
-    for name in names:  # graph order is topological for GraphDefs written by TensorFlow
+    ready: list[str] = []
+    waiting: dict[str, int] = {}  # node -> producers not yet known constant
+    readers: dict[str, list[str]] = {}  # producer -> nodes waiting for it
+    for name in dict.fromkeys(names):
         node = g.node(name)
         if node.is_const or node.op == "Const":
             const.add(name)
+            ready.append(name)
             continue
         if STATEFUL.match(node.op) and node.op != "PlaceholderWithDefault":
             continue
@@ -262,20 +272,24 @@ def _folded(g: Graph, names: list[str]) -> set[str]:
             shapes = [g.tensors[t].shape if t in g.tensors else None for t in node.inputs]
             if all(s is not None and num_elements(s) is not None for s in shapes):
                 const.add(name)
+                ready.append(name)
                 continue
-        if node.inputs and all(_producer(g, t) in const for t in node.inputs):
-            const.add(name)
-    # a fixpoint for graphs not in topological order
-    changed = True
-    while changed:
-        changed = False
-        for name in names:
-            node = g.node(name)
-            if name in const or not node.inputs or (STATEFUL.match(node.op) and node.op != "PlaceholderWithDefault"):
+        if not node.inputs:
+            continue
+        prods = set(_producer(g, t) for t in node.inputs)
+        if None in prods:
+            continue  # an input without a producing node is never constant
+        waiting[name] = len(prods)
+        for p in prods:
+            readers.setdefault(p, []).append(name)
+    while ready:
+        for r in readers.get(ready.pop(), ()):
+            if r in const:
                 continue
-            if all(_producer(g, t) in const for t in node.inputs):
-                const.add(name)
-                changed = True
+            waiting[r] -= 1
+            if waiting[r] == 0:
+                const.add(r)
+                ready.append(r)
     return const
 
 
@@ -311,24 +325,34 @@ def _data_producers(g: Graph, node: Node) -> list[str]:
 L2NORM_OPS = {"Square", "Sum", "Maximum", "Add", "AddV2", "Rsqrt", "Sqrt", "RealDiv", "Mul"}
 
 
-def gelu_pattern(g: Graph, anchor: Node, cons: dict[str, list[str]]) -> set[str]:
+def gelu_pattern(g: Graph, anchor: Node, cons: dict[str, list[str]], cyclic: frozenset = frozenset()) -> set[str]:
     """The nodes of x * 0.5 * (1 + erf(x / sqrt(2))), x * 0.5 * erfc(-x / sqrt(2)) or the tanh approximation
     x * 0.5 * (1 + tanh(c * (x + 0.044715 x^3))) around their Erf/Erfc/Tanh: the converter fuses them into
     one GELU builtin. Empty when the pattern is not there."""
-    return _fused_region(g, anchor, cons, GELU_OPS, half_x=True)
+    return _fused_region(g, anchor, cons, GELU_OPS, half_x=True, cyclic=cyclic)
 
 
-def l2norm_pattern(g: Graph, anchor: Node, cons: dict[str, list[str]]) -> set[str]:
+def l2norm_pattern(g: Graph, anchor: Node, cons: dict[str, list[str]], cyclic: frozenset = frozenset()) -> set[str]:
     """x * rsqrt(max(sum(x^2), eps)) around its Rsqrt: the converter fuses it into L2_NORMALIZATION."""
-    region = _fused_region(g, anchor, cons, L2NORM_OPS, half_x=False)
+    region = _fused_region(g, anchor, cons, L2NORM_OPS, half_x=False, cyclic=cyclic)
     return region if {"Square", "Sum"} <= {g.node(n).op for n in region} else set()
 
 
+REGION_MAX = 12  # nodes of a fused pattern, at most
+
+
 def _fused_region(g: Graph, anchor: Node, cons: dict[str, list[str]], allowed: set[str],
-                  half_x: bool) -> set[str]:
+                  half_x: bool, cyclic: frozenset = frozenset()) -> set[str]:
     """Walk down from the anchor to the Mul that joins the x branch; the region is every node on a path from
-    x to that Mul. It counts only when every node is of an allowed op, takes nothing from outside but x and
-    constants, and feeds nothing outside."""
+    x (the source) to that Mul. It counts only when it has at most REGION_MAX nodes, every node is of an
+    allowed op, takes nothing from outside but x and constants, and feeds nothing outside.
+
+    Bounded work: the region is found by walking up from the final Mul, stopping at the source, and given up
+    as soon as it outgrows REGION_MAX. When the region is valid that walk meets exactly its nodes (each takes
+    its inputs from the region or the source); a node the walk meets that is not below the source makes the
+    region take an input from outside, so the region is not valid either. A source on a cycle (`cyclic`:
+    nodes on a cycle, e.g. a TF1 while loop through Merge <- NextIteration) would be part of its own region:
+    not fused (a region holding a loop's Merge never was)."""
     final, seen = anchor, []
     other = None
     for _ in range(3):  # down: (1 + erf) * (x * 0.5)
@@ -345,53 +369,109 @@ def _fused_region(g: Graph, anchor: Node, cons: dict[str, list[str]], allowed: s
         return set()
     src_prods = _data_producers(g, other)
     source = src_prods[0] if half_x and other.op in ("Mul", "RealDiv") and len(src_prods) == 1 else other.name
-    # the region: every node on a path from the source to the final Mul
-    down, stack = set(), [source]
-    while stack:
-        for c in cons.get(stack.pop(), ()):
-            if c not in down:
-                down.add(c)
-                stack.append(c)
-    region = {n for n in down if n == final.name or n in _ancestors_set(g, final.name)}
-    if anchor.name not in region or len(region) > 12:
+    if source in cyclic or source in _data_producers(g, g.node(source)):
         return set()
-    for n in region:
-        node = g.node(n)
+    # the region: walk up from the final Mul to the source
+    region, producers, stack = {final.name}, {}, [final.name]
+    while stack:
+        name = stack.pop()
+        node = g.node(name)
         if node.op not in allowed:
             return set()
-        if any(p not in region and p != source for p in _data_producers(g, node)):
-            return set()
+        prods = producers[name] = _data_producers(g, node)
+        for p in prods:
+            if p != source and p not in region:
+                region.add(p)
+                if len(region) > REGION_MAX:
+                    return set()
+                stack.append(p)
+    if anchor.name not in region:
+        return set()
+    # every node of the region lies below the source
+    below, changed = {source}, True
+    while changed:
+        changed = False
+        for n in region:
+            if n not in below and any(p in below for p in producers[n]):
+                below.add(n)
+                changed = True
+    if len(below) != len(region) + 1:
+        return set()
+    for n in region:
         if n != final.name and any(c not in region for c in cons.get(n, ())):
             return set()
     return region
 
 
-def _ancestors_set(g: Graph, name: str) -> set[str]:
-    seen, stack = set(), [name]
-    while stack:
-        node = g.node(stack.pop())
-        for p in _data_producers(g, node) if node else ():
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-    return seen
+def cyclic_nodes(g: Graph, cons: dict[str, list[str]]) -> frozenset:
+    """Nodes on a cycle of data edges (strongly connected components of more than one node, or a node that
+    reads itself), in one pass (Tarjan's algorithm, iterative). Empty for the acyclic graphs most are."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: set[str] = set()
+    counter = 0
+    for root in (n.name for n in g.nodes):
+        if root in index:
+            continue
+        work = [(root, iter(cons.get(root, ())))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, it = work[-1]
+            advanced = False
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(cons.get(w, ()))))
+                    advanced = True
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                u = work[-1][0]
+                low[u] = min(low[u], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1 or v in cons.get(v, ()):
+                    out.update(comp)
+    return frozenset(out)
 
 
 def fusions(g: Graph, names: list[str], folded: set[str], cons: dict[str, list[str]]) -> dict[str, str]:
     """Node name -> the TFLite builtin the converter fuses it into, for patterns whose parts alone would be
     judged differently (GELU from Erf/Erfc/Tanh + Pow/Mul/Add; L2_NORMALIZATION from Square/Sum/Rsqrt/Mul;
-    SQUARED_DIFFERENCE from Square(Sub))."""
+    SQUARED_DIFFERENCE from Square(Sub)). Each candidate looks at a bounded neighbourhood of its anchor."""
     out: dict[str, str] = {}
+    cyclic = None
     for name in names:
         if name in folded:
             continue
         node = g.node(name)
-        if node.op in ("Erf", "Erfc", "Tanh"):
-            for p in gelu_pattern(g, node, cons):
-                out[p] = "GELU"
-        elif node.op == "Rsqrt":
-            for p in l2norm_pattern(g, node, cons):
-                out[p] = "L2_NORMALIZATION"
+        if node.op in ("Erf", "Erfc", "Tanh", "Rsqrt"):
+            if cyclic is None:  # cycles need finding only when the graph has some (TF1 while loops)
+                cyclic = cyclic_nodes(g, cons) if topological_order(g)[1] else frozenset()
+            if node.op == "Rsqrt":
+                for p in l2norm_pattern(g, node, cons, cyclic):
+                    out[p] = "L2_NORMALIZATION"
+            else:
+                for p in gelu_pattern(g, node, cons, cyclic):
+                    out[p] = "GELU"
     for name in names:
         node = g.node(name)
         if node.op == "Square" and name not in out and name not in folded:
@@ -460,8 +540,7 @@ def classify_tf_node(g: Graph, node: Node, fmt: str, cons: dict[str, list[str]])
 
 def _set_apart(g: Graph) -> tuple[set[str], dict[str, list[str]]]:
     names, cats = set(), {}
-    for node in g.nodes:
-        cat = io_suggest.categorize(node)
+    for node, cat in zip(g.nodes, io_suggest.categories(g)):
         if cat:
             names.add(node.name)
             if not node.is_const:
@@ -507,7 +586,7 @@ def _graph_warnings(g: Graph, model: Model, relevant: list[str], folded: set[str
             r = roles[n.name]
             w.append(f"training-only input {n.name} ({r.reason}) is on the inference path: fold it to "
                      f"{r.suggested_value!r} (PlaceholderWithDefault or freeze with it fed) before converting")
-    randoms = [n for n in nodes if re.match(r"^(Random\w*|TruncatedNormal)$", n.op)]
+    randoms = [n for n in nodes if RANDOM_OPS.match(n.op)]
     if randoms and any(TRAINING_SCOPE.search(n.name) for n in randoms):
         w.append("dropout is still in the inference path (random ops under a dropout scope): rebuild or freeze "
                  "the graph in inference mode (keep_prob=1 / training=False)")
@@ -541,12 +620,13 @@ def _graph_warnings(g: Graph, model: Model, relevant: list[str], folded: set[str
                  "need Flex")
 
 
-def _check_tf(model: Model, outputs: Optional[list[str]]) -> CompatReport:
+def _check_tf(model: Model, outputs: Optional[list[str]], suggestion=None) -> CompatReport:
     table = load_table()
     g = model.main
     out = CompatReport(tf_version_basis=table.get("tf_version_basis", "?"), builtins_only=False)
     apart_names, out.set_apart = _set_apart(g)
-    suggestion = io_suggest.suggest(model)
+    if suggestion is None:
+        suggestion = io_suggest.suggest(model)
     out.outputs = _resolve_outputs(g, suggestion, outputs)
     if model.details.get("model_type") == "weights-manifest":
         out.verdict = ("Not judged: the file holds weights but no architecture (it lives in JavaScript code); "
@@ -556,8 +636,9 @@ def _check_tf(model: Model, outputs: Optional[list[str]]) -> CompatReport:
         out.verdict = "No outputs found: name the outputs to check what the converter would see."
         out.warnings.append("no outputs could be suggested; pass outputs=[...]")
         return out
-    relevant = [n for n in _ancestors(g, out.outputs) if n not in apart_names or n in out.outputs]
-    apart_on_path = sorted({g.node(n).op for n in _ancestors(g, out.outputs) if n in apart_names
+    needed = _ancestors(g, out.outputs)
+    relevant = [n for n in needed if n not in apart_names or n in out.outputs]
+    apart_on_path = sorted({g.node(n).op for n in needed if n in apart_names
                             and not g.node(n).is_const and g.node(n).op != "NoOp"})
     folded = _folded(g, relevant)
     cons = g.consumers()

@@ -192,7 +192,7 @@ class _GraphCost:
     def call_cost(self, node: Node) -> tuple[int, int]:
         f = node.attrs.get("f")
         fname = f.get("func") if isinstance(f, dict) else None
-        body = next((x for x in self.model.graphs if x.name == fname and x is not self.g), None)
+        body = self.model.graph_named(fname, other_than=self.g)
         if body is None:
             raise Unknown(f"calls function {fname or '?'}, whose body is not part of this model's graphs")
         if fname in self.cache.get("_active", set()):
@@ -203,11 +203,16 @@ class _GraphCost:
                 self.cache[fname] = _graph_costs(self.model, body, self.cache)
             finally:
                 self.cache["_active"].discard(fname)
-        costs = self.cache[fname]
-        bad = [c for c in costs if not c.known]
+        total = self.cache.get(("_total", fname))
+        if total is None:  # once per function, however many calls
+            costs = self.cache[fname]
+            bad = [c for c in costs if not c.known]
+            total = self.cache[("_total", fname)] = (
+                bad, 0 if bad else sum(c.macs for c in costs), 0 if bad else sum(c.flops for c in costs))
+        bad, macs, flops = total
         if bad:
             raise Unknown(f"function {fname}: {len(bad)} op(s) of unknown cost, e.g. {bad[0].node}: {bad[0].reason}")
-        return sum(c.macs for c in costs), sum(c.flops for c in costs)
+        return macs, flops
 
 
 _NOT_FOLDABLE = {"Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "VarHandleOp", "VariableV2",

@@ -90,26 +90,35 @@ class IOSuggestion:
 SAVER_FUNCTION = re.compile(r"__inference__traced_(save|restore)_\d+")  # TF2 SavedModel save/restore functions
 
 
+_SAVER_FIRST = re.compile(r"save(_\d+)?|saver_filename")
+_GRADIENTS_FIRST = re.compile(r"gradients(_\d+)?")
+_APPLY_OPS = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
+_INIT_OPS = {"Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "IsVariableInitialized", "VarIsInitializedOp"}
+
+
 def categorize(node: Node) -> Optional[str]:
     """The non-inference subgraph a node belongs to, or None."""
     op, name = node.op, node.name
-    first = name.split("/", 1)[0]
-    if op in SAVER_OPS or re.fullmatch(r"save(_\d+)?|saver_filename", first):
+    first = name.partition("/")[0]
+    if op in SAVER_OPS or _SAVER_FIRST.fullmatch(first):
         return "saver"
     f = node.attrs.get("f") if op.endswith("PartitionedCall") else None
     if isinstance(f, dict) and SAVER_FUNCTION.fullmatch(str(f.get("func", ""))):
         return "saver"
     if op.endswith("Summary") or op.endswith("SummaryV2") or first in ("summaries", "summary"):
         return "summary"
-    if re.fullmatch(r"gradients(_\d+)?", first):
+    if _GRADIENTS_FIRST.fullmatch(first):
         return "gradients"
-    if (op.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply"))
-            or OPTIMIZER_SCOPES.match(name) or SLOT_SUFFIX.search(name)):
+    if op.startswith(_APPLY_OPS) or OPTIMIZER_SCOPES.match(name) or SLOT_SUFFIX.search(name):
         return "optimizer"
-    if op in ("Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "IsVariableInitialized",
-              "VarIsInitializedOp") or INIT_RE.search(name):
+    if op in _INIT_OPS or INIT_RE.search(name):
         return "initialization"
     return None
+
+
+def categories(g: Graph) -> list[Optional[str]]:
+    """categorize() of every node of the graph, in node order; computed once per graph."""
+    return g.memo("categories", lambda: [categorize(n) for n in g.nodes])
 
 
 def ancestors(g: Graph, starts) -> set[str]:
@@ -244,8 +253,7 @@ def loss_function_internals(g: Graph, forward: set[str], region: set[str]) -> se
 def suggest_graph(g: Graph) -> IOSuggestion:
     s = IOSuggestion()
     excluded: set[str] = set()
-    for node in g.nodes:
-        cat = categorize(node)
+    for node, cat in zip(g.nodes, categories(g)):
         if cat:
             excluded.add(node.name)
             if not node.is_const:

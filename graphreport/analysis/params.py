@@ -52,7 +52,7 @@ def is_weight(g: Graph, op: str, slot: int, tname: str) -> bool:
 
 def count_graph(g: Graph) -> ParamCount:
     """Parameters of one graph, attributed to nodes. Linear in nodes + edges."""
-    from .io_suggest import categorize
+    from .io_suggest import categories
 
     pc = ParamCount()
     counted: set = set()
@@ -67,14 +67,16 @@ def count_graph(g: Graph) -> ParamCount:
             n = 0
         pc.by_node[node] = (p + n, b + nbytes)
 
-    for node in g.op_nodes():
+    for node, category in zip(g.nodes, categories(g)):
+        if node.is_const:
+            continue
         if node.op in VARIABLE_OPS:
             dtype, shape = node.attrs.get("dtype"), node.attrs.get("shape")
-            if dtype in FLOAT_DTYPES and categorize(node) is None:
+            if dtype in FLOAT_DTYPES and category is None:
                 n = num_elements(shape)
                 add(node.name, n, int((n or 0) * DTYPE_SIZES.get(dtype, 0)), node.name)
             continue
-        if categorize(node) is not None:
+        if category is not None:
             continue  # initializers, optimizer, saver: their constants are not model weights
         consts = []
         for slot, tname in enumerate(node.inputs):

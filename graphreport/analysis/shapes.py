@@ -74,9 +74,15 @@ class ShapeStats:
 def topological_order(g: Graph) -> tuple[list[Node], list[str]]:
     """Nodes in an order where every node follows the producers of its data inputs. Among ready nodes the
     one earliest in the file goes first. Cycles are broken at the earliest Merge (else the earliest node)
-    still waiting; their names are returned second."""
+    still waiting; their names are returned second. Computed once per graph (shapes, cost, memory and
+    compatibility share it): callers must not change the lists. O(n log n) in nodes + edges."""
+    return g.memo("topological_order", lambda: _topological_order(g))
+
+
+def _topological_order(g: Graph) -> tuple[list[Node], list[str]]:
     index = {n.name: i for i, n in enumerate(g.nodes)}
-    deps: list[set] = []
+    n_nodes = len(g.nodes)
+    waiting = [0] * n_nodes
     users: dict[int, list[int]] = {}
     for i, n in enumerate(g.nodes):
         d = set()
@@ -86,21 +92,27 @@ def topological_order(g: Graph) -> tuple[list[Node], list[str]]:
             j = index.get(prod) if prod is not None else None
             if j is not None and j != i:
                 d.add(j)
-        deps.append(d)
+        waiting[i] = len(d)
         for j in d:
             users.setdefault(j, []).append(i)
-    waiting = [len(d) for d in deps]
     ready = [i for i, w in enumerate(waiting) if w == 0]
     heapq.heapify(ready)
-    done = [False] * len(g.nodes)
+    done = [False] * n_nodes
     order: list[Node] = []
     broken: list[str] = []
-    remaining = len(g.nodes)
+    remaining = n_nodes
+    merges = [i for i, n in enumerate(g.nodes) if n.op in MERGE_OPS]
+    next_merge = next_left = 0  # the earliest Merge / node that may still be waiting (only move forward)
     while remaining:
         if not ready:
-            left = [i for i in range(len(g.nodes)) if not done[i]]
-            merges = [i for i in left if g.nodes[i].op in MERGE_OPS]
-            pick = min(merges) if merges else min(left)
+            while next_merge < len(merges) and done[merges[next_merge]]:
+                next_merge += 1
+            if next_merge < len(merges):
+                pick = merges[next_merge]
+            else:
+                while done[next_left]:
+                    next_left += 1
+                pick = next_left
             broken.append(g.nodes[pick].name)
             waiting[pick] = 0
             heapq.heappush(ready, pick)
@@ -252,7 +264,11 @@ class _Walker:
                     else:
                         self._merge(t, result[i])
         if info is not None and info.value is not None and not self._too_big(outs):
-            vctx = self.ctx_for(node)
+            if set(node.inputs).isdisjoint(node.outputs):  # inputs unchanged: the same context, new outputs
+                ctx.out_shapes = [t.shape for t in outs]
+                vctx = ctx
+            else:
+                vctx = self.ctx_for(node)
             try:
                 vals = info.value(vctx)
             except Exception:  # noqa: BLE001 - values are an optimisation for shape arithmetic only
@@ -374,7 +390,7 @@ class _Session:
         f = node.attrs.get("f")
         fname = f.get("func") if isinstance(f, dict) else None
         declared = _declared_output_shapes(node, ctx.n_out)
-        body = next((x for x in model.graphs if x.name == fname and x is not g), None) if fname else None
+        body = model.graph_named(fname, other_than=g) if fname else None
         if body is None:
             if declared is not None:
                 return declared

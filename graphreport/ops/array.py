@@ -10,19 +10,22 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
-
 from .helpers import (MAX_VALUE_ELEMENTS, ShapeError, Unknown, broadcast, checked_add, checked_mul,
-                      dims_from_shape_value, merge_dim, merge_shapes, normalize_axis, num_elements)
+                      dims_from_shape_value, merge_dim, merge_shapes, normalize_axis, np, num_elements)
 from .registry import cost_rule, shape_rule, value_rule
 
-NP_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64, "int8": np.int8,
-             "int16": np.int16, "int32": np.int32, "int64": np.int64, "uint8": np.uint8, "uint16": np.uint16,
-             "uint32": np.uint32, "uint64": np.uint64, "bool": np.bool_}
+# dtype name -> numpy type name (numpy itself is imported on first use, see helpers.np)
+NP_DTYPES = {"float16": "float16", "float32": "float32", "float64": "float64", "int8": "int8", "int16": "int16",
+             "int32": "int32", "int64": "int64", "uint8": "uint8", "uint16": "uint16", "uint32": "uint32",
+             "uint64": "uint64", "bool": "bool_"}
 
 
-def np_dtype(name: Optional[str], default=np.int64):
-    return NP_DTYPES.get(name or "", default)
+def np_dtype(name: Optional[str], default=None):
+    """The numpy type of a dtype name; `default` (numpy.int64 when not given) for other names."""
+    np_name = NP_DTYPES.get(name or "")
+    if np_name is not None:
+        return getattr(np, np_name)
+    return np.int64 if default is None else default
 
 
 def small(n: Optional[int]) -> bool:

@@ -10,6 +10,25 @@ from typing import Iterable, Optional, Sequence
 
 Shape = Optional[list]
 
+
+class _LazyNumpy:
+    """numpy, imported on first use: rules compute values with it, but a model whose analyses need no
+    constant value (most .tflite files) never pays for importing it (about 0.1 s, most of what registering
+    the rules used to cost). Family modules use ``from .helpers import np`` instead of ``import numpy``."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str):
+        import numpy
+
+        return getattr(numpy, name)
+
+    def __repr__(self) -> str:
+        return "<numpy, imported on first use>"
+
+
+np = _LazyNumpy()
+
 MAX_VALUE_ELEMENTS = 4096  # constant values larger than this are never materialized for shape arithmetic
 
 

@@ -13,49 +13,58 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 from .array import np_dtype, small
-from .helpers import ShapeError, Unknown, broadcast, checked_mul, normalize_axis, num_elements
+from .helpers import ShapeError, Unknown, broadcast, checked_mul, normalize_axis, np, num_elements
 from .registry import cost_rule, shape_rule, value_rule
 
 # ---------------------------------------------------------------------------------------------------------
+def _np(name: str):
+    """numpy.<name>, looked up when called (numpy is imported on first use, see helpers.np)."""
+    def call(*args, **kwargs):
+        return getattr(np, name)(*args, **kwargs)
+    call.__name__ = name
+    return call
+
+
 UNARY = {
     # op: (flops per element, numpy function for small constant values or None)
-    "Abs": (1, np.abs), "Neg": (1, np.negative), "Sign": (1, np.sign), "Floor": (1, np.floor),
-    "Ceil": (1, np.ceil), "Round": (1, np.round), "Rint": (1, np.rint), "Sqrt": (1, np.sqrt),
-    "Rsqrt": (2, lambda x: 1 / np.sqrt(x)), "Square": (1, np.square), "Exp": (1, np.exp), "Expm1": (1, np.expm1),
-    "Log": (1, np.log), "Log1p": (1, np.log1p), "Reciprocal": (1, np.reciprocal), "Inv": (1, np.reciprocal),
-    "Sin": (1, np.sin), "Cos": (1, np.cos), "Tan": (1, np.tan), "Asin": (1, np.arcsin), "Acos": (1, np.arccos),
-    "Atan": (1, np.arctan), "Sinh": (1, np.sinh), "Cosh": (1, np.cosh), "Tanh": (1, np.tanh),
-    "Asinh": (1, np.arcsinh), "Acosh": (1, np.arccosh), "Atanh": (1, np.arctanh), "Erf": (1, None),
+    "Abs": (1, _np("abs")), "Neg": (1, _np("negative")), "Sign": (1, _np("sign")), "Floor": (1, _np("floor")),
+    "Ceil": (1, _np("ceil")), "Round": (1, _np("round")), "Rint": (1, _np("rint")), "Sqrt": (1, _np("sqrt")),
+    "Rsqrt": (2, lambda x: 1 / np.sqrt(x)), "Square": (1, _np("square")), "Exp": (1, _np("exp")),
+    "Expm1": (1, _np("expm1")), "Log": (1, _np("log")), "Log1p": (1, _np("log1p")),
+    "Reciprocal": (1, _np("reciprocal")), "Inv": (1, _np("reciprocal")), "Sin": (1, _np("sin")),
+    "Cos": (1, _np("cos")), "Tan": (1, _np("tan")), "Asin": (1, _np("arcsin")), "Acos": (1, _np("arccos")),
+    "Atan": (1, _np("arctan")), "Sinh": (1, _np("sinh")), "Cosh": (1, _np("cosh")), "Tanh": (1, _np("tanh")),
+    "Asinh": (1, _np("arcsinh")), "Acosh": (1, _np("arccosh")), "Atanh": (1, _np("arctanh")), "Erf": (1, None),
     "Erfc": (1, None), "Sigmoid": (1, lambda x: 1 / (1 + np.exp(-x))), "Relu": (1, lambda x: np.maximum(x, 0)),
     "Relu6": (1, lambda x: np.clip(x, 0, 6)), "Elu": (1, None), "Selu": (1, None), "Softplus": (1, None),
-    "Softsign": (1, None), "LeakyRelu": (1, None), "Gelu": (1, None), "LogicalNot": (1, np.logical_not),
-    "IsNan": (1, np.isnan), "IsInf": (1, np.isinf), "IsFinite": (1, np.isfinite), "Invert": (1, np.invert),
-    "Digamma": (1, None), "Lgamma": (1, None), "Real": (1, np.real), "Imag": (1, np.imag),
-    "ComplexAbs": (1, np.abs), "Conj": (1, np.conj), "Angle": (1, np.angle), "OnesLike": None,
-    "Cast": (1, None), "ClipByValue": (1, None), "Relu6Grad": None, "FakeQuantWithMinMaxVars": (1, None),
-    "FakeQuantWithMinMaxArgs": (1, None), "FakeQuantWithMinMaxVarsPerChannel": (1, None),
-    "QuantizeAndDequantizeV2": (1, None), "QuantizeAndDequantizeV3": (1, None),
-    "QuantizeAndDequantizeV4": (1, None), "Cumsum": (1, None), "Cumprod": (1, None),
+    "Softsign": (1, None), "LeakyRelu": (1, None), "Gelu": (1, None), "LogicalNot": (1, _np("logical_not")),
+    "IsNan": (1, _np("isnan")), "IsInf": (1, _np("isinf")), "IsFinite": (1, _np("isfinite")),
+    "Invert": (1, _np("invert")), "Digamma": (1, None), "Lgamma": (1, None), "Real": (1, _np("real")),
+    "Imag": (1, _np("imag")), "ComplexAbs": (1, _np("abs")), "Conj": (1, _np("conj")), "Angle": (1, _np("angle")),
+    "OnesLike": None, "Cast": (1, None), "ClipByValue": (1, None), "Relu6Grad": None,
+    "FakeQuantWithMinMaxVars": (1, None), "FakeQuantWithMinMaxArgs": (1, None),
+    "FakeQuantWithMinMaxVarsPerChannel": (1, None), "QuantizeAndDequantizeV2": (1, None),
+    "QuantizeAndDequantizeV3": (1, None), "QuantizeAndDequantizeV4": (1, None), "Cumsum": (1, None),
+    "Cumprod": (1, None),
 }
 UNARY = {k: v for k, v in UNARY.items() if v is not None}
 
 BINARY = {
-    "Add": (1, np.add), "AddV2": (1, np.add), "Sub": (1, np.subtract), "Mul": (1, np.multiply),
-    "RealDiv": (1, np.true_divide), "Div": (1, None), "FloorDiv": (1, np.floor_divide),
-    "TruncateDiv": (1, None), "FloorMod": (1, np.mod), "Mod": (1, np.fmod), "TruncateMod": (1, np.fmod),
-    "Maximum": (1, np.maximum), "Minimum": (1, np.minimum), "Pow": (1, np.power),
+    "Add": (1, _np("add")), "AddV2": (1, _np("add")), "Sub": (1, _np("subtract")), "Mul": (1, _np("multiply")),
+    "RealDiv": (1, _np("true_divide")), "Div": (1, None), "FloorDiv": (1, _np("floor_divide")),
+    "TruncateDiv": (1, None), "FloorMod": (1, _np("mod")), "Mod": (1, _np("fmod")), "TruncateMod": (1, _np("fmod")),
+    "Maximum": (1, _np("maximum")), "Minimum": (1, _np("minimum")), "Pow": (1, _np("power")),
     "SquaredDifference": (2, lambda a, b: np.square(a - b)), "DivNoNan": (1, None), "MulNoNan": (1, None),
-    "Xdivy": (1, None), "Xlogy": (1, None), "Xlog1py": (1, None), "Atan2": (1, np.arctan2),
-    "Equal": (1, np.equal), "NotEqual": (1, np.not_equal), "Less": (1, np.less), "LessEqual": (1, np.less_equal),
-    "Greater": (1, np.greater), "GreaterEqual": (1, np.greater_equal), "LogicalAnd": (1, np.logical_and),
-    "LogicalOr": (1, np.logical_or), "BitwiseAnd": (1, np.bitwise_and), "BitwiseOr": (1, np.bitwise_or),
-    "BitwiseXor": (1, np.bitwise_xor), "LeftShift": (1, np.left_shift), "RightShift": (1, np.right_shift),
-    "ApproximateEqual": (1, None), "Complex": (1, None), "BiasAddV1": (1, None),
-    "SigmoidGrad": (2, None), "TanhGrad": (2, None), "ReluGrad": (1, None), "Relu6Grad": (1, None),
-    "RsqrtGrad": (4, None), "SqrtGrad": (2, None), "ReciprocalGrad": (2, None),
+    "Xdivy": (1, None), "Xlogy": (1, None), "Xlog1py": (1, None), "Atan2": (1, _np("arctan2")),
+    "Equal": (1, _np("equal")), "NotEqual": (1, _np("not_equal")), "Less": (1, _np("less")),
+    "LessEqual": (1, _np("less_equal")), "Greater": (1, _np("greater")), "GreaterEqual": (1, _np("greater_equal")),
+    "LogicalAnd": (1, _np("logical_and")), "LogicalOr": (1, _np("logical_or")),
+    "BitwiseAnd": (1, _np("bitwise_and")), "BitwiseOr": (1, _np("bitwise_or")),
+    "BitwiseXor": (1, _np("bitwise_xor")), "LeftShift": (1, _np("left_shift")),
+    "RightShift": (1, _np("right_shift")), "ApproximateEqual": (1, None), "Complex": (1, None),
+    "BiasAddV1": (1, None), "SigmoidGrad": (2, None), "TanhGrad": (2, None), "ReluGrad": (1, None),
+    "Relu6Grad": (1, None), "RsqrtGrad": (4, None), "SqrtGrad": (2, None), "ReciprocalGrad": (2, None),
 }
 
 # The partial-value (1-D shape vector) arithmetic that shape computations need.
@@ -410,8 +419,9 @@ def _einsum_cost(ctx):
 
 # ---------------------------------------------------------------------------------------------------------
 # reductions
-REDUCTIONS = {"Mean": np.mean, "Sum": np.sum, "Prod": np.prod, "Max": np.max, "Min": np.min, "All": np.all,
-              "Any": np.any, "EuclideanNorm": None}
+# op -> the numpy function that computes its value (by name: numpy is imported on first use)
+REDUCTIONS = {"Mean": "mean", "Sum": "sum", "Prod": "prod", "Max": "max", "Min": "min", "All": "all",
+              "Any": "any", "EuclideanNorm": None}
 
 
 def _reduce_axes(ctx, r):
@@ -446,7 +456,7 @@ def _reduce_value(ctx):
     if axes is None:
         return [None]
     keep = bool(ctx.attr("keep_dims", False))
-    out = np.asarray(REDUCTIONS[ctx.op](v, axis=tuple(axes), keepdims=keep))
+    out = np.asarray(getattr(np, REDUCTIONS[ctx.op])(v, axis=tuple(axes), keepdims=keep))
     return [out.astype(v.dtype)]
 
 

@@ -200,6 +200,9 @@ _loaded = False
 
 
 def _load_families() -> None:
+    """Import every family module once, on the first lookup. Cheap by design (a few ms from byte code): the
+    modules only define and register small functions; numpy, which value rules use, is imported when a rule
+    first computes a value (helpers.np), so a report that needs no constant value never imports it."""
     global _loaded
     if not _loaded:
         _loaded = True

@@ -6,12 +6,13 @@ import re
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
-from ..errors import BadModelError
+from ..errors import BadModelError, LimitError
 from ..model import DTYPE_SIZES, ConstData, Graph, Model, Node, Tensor, num_elements, split_tensor_name
 from . import tfproto
 from .tfproto import dtype_name
 
 MAX_OUTPUTS = 100_000  # an input naming `node:999999999` must not make a billion tensors
+TENSORS_PER_ITEM, TENSORS_SLACK = 16, 100_000  # output tensors made <= 16 per node or input named + 100k
 MAX_SMALL_CONST = 4096  # elements: constants up to this size can be loaded for shape arithmetic
 _TEXT_START = re.compile(rb"^\s*(#[^\n]*\n\s*)*(node|library|versions)\s*[{:]")
 
@@ -58,6 +59,10 @@ def _tensor_nbytes(t) -> int:
     return int(n * size)
 
 
+_VALUE_FIELDS = {"float32": "float_val", "float64": "double_val", "int64": "int64_val", "bool": "bool_val",
+                 "uint32": "uint32_val", "uint64": "uint64_val", "float16": "half_val"}  # others: int_val
+
+
 def tensor_value(t):
     """TensorProto -> numpy array (only call for small tensors)."""
     import numpy as np
@@ -77,9 +82,7 @@ def tensor_value(t):
     if t.tensor_content:
         arr = np.frombuffer(t.tensor_content, dtype=npt)
     else:
-        field = {"float32": t.float_val, "float64": t.double_val, "int64": t.int64_val, "bool": t.bool_val,
-                 "uint32": t.uint32_val, "uint64": t.uint64_val, "float16": t.half_val}.get(dt, t.int_val)
-        vals = list(field)
+        vals = list(getattr(t, _VALUE_FIELDS.get(dt, "int_val")))
         if dt == "float16":
             arr = np.array(vals, dtype=np.uint16).view(np.float16)
         else:
@@ -140,10 +143,14 @@ def decode_attr(v, key: str = ""):
     return None
 
 
-def _out_dtype(op: str, attrs: dict, index: int):
-    from ..ops.registry import output_dtype
+_output_dtype = None
 
-    return output_dtype(op, attrs, index)
+
+def _out_dtype(op: str, attrs: dict, index: int):
+    global _output_dtype
+    if _output_dtype is None:  # imported on first use: the op registry imports this module's neighbours
+        from ..ops.registry import output_dtype as _output_dtype
+    return _output_dtype(op, attrs, index)
 
 
 def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
@@ -153,45 +160,65 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
     raw = []
     for nd in nodedefs:
         data_inputs, control = [], []
+        nname = nd.name
         for inp in nd.input:
             node, idx = split_tensor_name(inp)
             if idx < 0:
                 control.append(node)
             else:
                 data_inputs.append(f"{node}:{idx}")
-                max_index[node] = max(max_index.get(node, 0), idx)
-        raw.append((nd, data_inputs, control))
-    by_name = {nd.name: nd for nd, _, _ in raw}
-    for nd, data_inputs, control in raw:
-        attrs = {k: decode_attr(v, k) for k, v in nd.attr.items() if k != "_output_shapes" and k != "value"}
-        if nd.op == "Const" and "value" in nd.attr:
-            t = nd.attr["value"].tensor
+                if idx > max_index.get(node, 0):
+                    max_index[node] = idx
+                elif node not in max_index:
+                    max_index[node] = 0
+        raw.append((nd, nname, nd.op, data_inputs, control))
+    # output tensors are made up to the highest index an input names: their number must stay proportional
+    # to what the file holds (`p:99999` on each of 200 placeholders would otherwise make 20 million tensors)
+    names = {r[1] for r in raw}
+    n_refs = sum(len(r[3]) for r in raw)
+    implied = sum(i + 1 for node, i in max_index.items() if node in names)
+    if implied > TENSORS_PER_ITEM * (len(raw) + n_refs) + TENSORS_SLACK:
+        worst = max((i, node) for node, i in max_index.items() if node in names)
+        raise BadModelError(f"not a plausible GraphDef: its inputs name {implied:,} output tensors on {len(raw):,} "
+                            f"nodes (e.g. {worst[1]!r} at output {worst[0]:,})")
+    tensors = g.tensors
+    for nd, nname, op, data_inputs, control in raw:
+        attrs = {}
+        value = out_shapes_attr = None
+        for k, v in sorted(nd.attr.items()):  # sorted: a protobuf map's order changes from run to run
+            if k == "value":
+                value = v
+            elif k == "_output_shapes":
+                out_shapes_attr = v
+            else:
+                attrs[k] = decode_attr(v, k)
+        t = value.tensor if op == "Const" and value is not None else None
+        if t is not None:
             attrs["value"] = {"dtype": dtype_name(t.dtype), "shape": shape_of(t.tensor_shape)}
-        node = Node(name=nd.name, op=nd.op, inputs=data_inputs, control_inputs=control, attrs=attrs,
-                    device=nd.device)
+        node = Node(name=nname, op=op, inputs=data_inputs, control_inputs=control, attrs=attrs, device=nd.device)
         out_shapes = None
-        if "_output_shapes" in nd.attr:
-            out_shapes = [shape_of(s) for s in nd.attr["_output_shapes"].list.shape]
-        n_out = max(max_index.get(nd.name, -1) + 1, len(out_shapes or []), 0 if nd.op == "NoOp" else 1)
+        if out_shapes_attr is not None:
+            out_shapes = [shape_of(s) for s in out_shapes_attr.list.shape]
+        n_out = max(max_index.get(nname, -1) + 1, len(out_shapes or []), 0 if op == "NoOp" else 1)
         if n_out > MAX_OUTPUTS:
-            raise BadModelError(f"not a plausible GraphDef: node {nd.name!r} is used with output index "
+            raise BadModelError(f"not a plausible GraphDef: node {nname!r} is used with output index "
                                 f"{n_out - 1}; no op has more than {MAX_OUTPUTS} outputs")
+        outputs = node.outputs
         for i in range(n_out):
-            tname = f"{nd.name}:{i}"
-            tensor = Tensor(name=tname, producer=nd.name, dtype=_out_dtype(nd.op, attrs, i))
+            tname = f"{nname}:{i}"
+            tensor = Tensor(name=tname, producer=nname, dtype=_out_dtype(op, attrs, i))
             if out_shapes and i < len(out_shapes):
                 tensor.shape = out_shapes[i]
-            node.outputs.append(tname)
-            g.tensors[tname] = tensor
-        if nd.op in ("Placeholder", "PlaceholderWithDefault", "PlaceholderV2") and "shape" in attrs:
-            g.tensors[node.outputs[0]].shape = attrs["shape"]
-        if nd.op in ("VariableV2", "Variable", "VarHandleOp"):
-            g.tensors[node.outputs[0]].is_variable = True
-            if "shape" in attrs and nd.op != "VarHandleOp":
-                g.tensors[node.outputs[0]].shape = attrs["shape"]
-        if nd.op == "Const" and "value" in nd.attr:
-            t = nd.attr["value"].tensor
-            tensor = g.tensors[node.outputs[0]]
+            outputs.append(tname)
+            tensors[tname] = tensor
+        if op in ("Placeholder", "PlaceholderWithDefault", "PlaceholderV2") and "shape" in attrs:
+            tensors[outputs[0]].shape = attrs["shape"]
+        if op in ("VariableV2", "Variable", "VarHandleOp"):
+            tensors[outputs[0]].is_variable = True
+            if "shape" in attrs and op != "VarHandleOp":
+                tensors[outputs[0]].shape = attrs["shape"]
+        if t is not None:
+            tensor = tensors[outputs[0]]
             tensor.shape = shape_of(t.tensor_shape)
             tensor.dtype = dtype_name(t.dtype) or tensor.dtype
             n = num_elements(tensor.shape)
@@ -199,27 +226,44 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
             tensor.const = ConstData(nbytes=_tensor_nbytes(t), loader=loader)
             node.is_const = True
         g.nodes.append(node)
-    _fold_identity_of_const(g, by_name)
+    _fold_identity_of_const(g)
     return g
 
 
-def _fold_identity_of_const(g: Graph, by_name) -> None:
-    """`w/read = Identity(w)` with w a Const is itself a constant (TF1 frozen graphs are full of them)."""
-    changed = True
-    while changed:
-        changed = False
-        for node in g.nodes:
-            if node.is_const or node.op not in ("Identity", "Snapshot") or len(node.inputs) != 1:
+def _fold_identity_of_const(g: Graph, by_name=None) -> None:
+    """`w/read = Identity(w)` with w a Const is itself a constant (TF1 frozen graphs are full of them).
+    One pass: each Identity waits for its input tensor to become constant, whatever the node order."""
+    waiting: dict[str, list[Node]] = {}
+    for node in g.nodes:
+        if not node.is_const and node.op in ("Identity", "Snapshot") and len(node.inputs) == 1:
+            waiting.setdefault(node.inputs[0], []).append(node)
+    ready = [t for t in waiting if t in g.tensors and g.tensors[t].const is not None]
+    while ready:
+        tname = ready.pop()
+        src = g.tensors[tname]
+        for node in waiting.pop(tname, ()):
+            if node.is_const:
                 continue
-            src = g.tensors.get(node.inputs[0])
-            if src is not None and src.const is not None:
-                node.is_const = True
-                out = g.tensors[node.outputs[0]]
-                out.const, out.shape, out.dtype = src.const, src.shape, src.dtype
-                changed = True
+            node.is_const = True
+            out = g.tensors[node.outputs[0]]
+            out.const, out.shape, out.dtype = src.const, src.shape, src.dtype
+            if out.name in waiting:
+                ready.append(out.name)
+
+
+MAX_PROTO_BYTES = 2**31 - 1  # protobuf cannot parse (or write) one serialized message of 2 GiB or more
+
+
+def check_size(path: str, size: int) -> None:
+    """A GraphDef file over protobuf's 2 GiB limit: one clear message (exit 2) before anything is read."""
+    if size > MAX_PROTO_BYTES:
+        raise LimitError(f"is {size:,} bytes: over protobuf's 2 GiB limit for one message, so it cannot be "
+                         "parsed as a GraphDef (TensorFlow cannot load it either); export a SavedModel, which "
+                         "keeps the weights in variables/ outside the graph", path)
 
 
 def read(path: str, data: bytes) -> Model:
+    check_size(path, len(data))
     msg = parse_graphdef(data, path)
     return model_from_graphdef(msg, path, len(data))
 

@@ -4,10 +4,19 @@ Field ids below are those of TensorFlow's TFLite schema (tensorflow/compiler/mli
 op names, tensor types and the layout of every options table come from opdata/tflite_builtin_ops.json,
 generated from TF's schema bindings by tools/gen_tflite_ops.py. Unknown builtin codes and options tables
 are shown, never fatal; anything inconsistent in the file raises BadModelError.
+
+Files are mapped (read_file), never read whole: tables, vectors and strings are decoded in place from the
+mapping, and a buffer is only its (start, length) until a figure needs its value (ConstData.loader, called by
+the analyses for small constants only). Memory and time therefore follow the size of the tables, not of the
+weights: a 1 GB file of four dense layers touches a few pages, and a buffer that lies in a sparse hole of the
+file is never read.
 """
 from __future__ import annotations
 
+import errno
 import json
+import mmap
+import os
 import struct
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +53,9 @@ NUMPY_TYPES = {"float16": ("<f2", 2), "float32": ("<f4", 4), "float64": ("<f8", 
                "complex64": ("<c8", 8), "complex128": ("<c16", 16)}
 
 
+_STRUCTS = {f: struct.Struct("<" + f) for f in "?bBhHiIqQfd"}  # little-endian scalars, compiled once
+
+
 @lru_cache(maxsize=1)
 def opdata() -> dict:
     return json.loads(OPDATA.read_text())
@@ -60,20 +72,29 @@ class Malformed(Exception):
 class Buffer:
     """Bounds-checked reads from one flatbuffer, with a work budget against aliased (overlapping) vectors."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data, present: int | None = None):
         self.view = memoryview(data)
         self.size = len(data)
         self.end = 0  # highest byte the flatbuffer's own structures reach
-        self.budget = 2 * self.size + 4096  # items a well-formed file can make us decode
+        # Items a well-formed file can make us decode: twice its bytes, counting only the bytes the file
+        # really holds (`present`, for a mapped file), so that a sparse hole cannot buy time for aliased vectors.
+        self.budget = 2 * (self.size if present is None else min(present, self.size)) + 4096
 
     def check(self, pos: int, length: int, what: str) -> None:
-        if pos < 0 or length < 0 or pos + length > self.size:
+        end = pos + length
+        if pos < 0 or length < 0 or end > self.size:
             raise Malformed(f"{what} points outside the file")
-        self.end = max(self.end, pos + length)
+        if end > self.end:
+            self.end = end
 
     def unpack(self, fmt: str, pos: int, what: str):
-        self.check(pos, struct.calcsize(fmt), what)
-        return struct.unpack_from("<" + fmt, self.view, pos)[0]
+        s = _STRUCTS[fmt]
+        end = pos + s.size
+        if pos < 0 or end > self.size:
+            raise Malformed(f"{what} points outside the file")
+        if end > self.end:
+            self.end = end
+        return s.unpack_from(self.view, pos)[0]
 
     def spend(self, items: int, what: str) -> None:
         self.budget -= items
@@ -157,11 +178,58 @@ class Table:
         return out
 
 
-def read(path: str, data: bytes) -> Model:
+def read_file(path: str) -> Model:
+    """Read a .tflite file through a read-only memory map: only the pages the tables live on are touched."""
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            size = st.st_size
+            if size < 8:
+                raise BadModelError("not a TFLite flatbuffer (the file is too short)", path)
+            try:
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # a file system that cannot map files: read it, as other readers do
+                from .detect import read_bytes
+
+                return read(path, read_bytes(path))
+            present = _present_bytes(f.fileno(), st)
+    except OSError as e:
+        raise BadModelError(f"cannot read the file ({e.strerror or e})", path) from None
+    if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        mapped.madvise(mmap.MADV_RANDOM)  # no read-ahead: a table read must not pull in the weights around it
+    # The mapping stays open as long as a loader (a memoryview of it) may still read a constant's value.
+    return read(path, mapped, present=present)
+
+
+def _present_bytes(fd: int, st: os.stat_result) -> int:
+    """The bytes a file really holds: all of them, less its holes when it is sparse (found with SEEK_DATA /
+    SEEK_HOLE, one step per data extent, so in time proportional to what the file holds)."""
+    blocks = getattr(st, "st_blocks", None)
+    if blocks is None or blocks * 512 >= st.st_size or not hasattr(os, "SEEK_HOLE"):
+        return st.st_size  # no hole (or no way to see one)
+    present, pos = 0, 0
+    try:
+        while pos < st.st_size:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError as e:
+                if e.errno == errno.ENXIO:  # nothing but a hole from pos to the end
+                    break
+                raise
+            pos = os.lseek(fd, start, os.SEEK_HOLE)
+            present += pos - start
+    except OSError:
+        return st.st_size
+    return present
+
+
+def read(path: str, data, present: int | None = None) -> Model:
+    """Read a flatbuffer held in `data` (bytes, or a memory map from read_file), in place. `present`: how many
+    of its bytes the file really holds (read_file's measure of a sparse file), for the work budget."""
     if len(data) < 8 or not match(data[:8]):
         raise BadModelError("not a TFLite flatbuffer (no TFL3 file identifier)", path)
     try:
-        return _Reader(Buffer(data), path).model()
+        return _Reader(Buffer(data, present), path).model()
     except Malformed as e:
         raise BadModelError(f"not a valid TFLite flatbuffer: {e}", path) from None
     except (struct.error, ValueError, IndexError, KeyError, OverflowError, RecursionError) as e:

@@ -53,9 +53,16 @@ def _attrs(attrs: dict) -> str:
     return ", ".join(parts)
 
 
+_ENV_OPTIONS = {"autoescape": True, "undefined": jinja2.StrictUndefined, "trim_blocks": False}
+
+
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False,
-                             loader=jinja2.FunctionLoader(lambda name: _read(name)))
+    # Templates are compiled once and kept in a per-user cache (render/template_cache.py): compiling
+    # report.html.j2 on every run cost about 0.2 s. The cache key covers these options.
+    from .template_cache import bytecode_cache
+
+    env = jinja2.Environment(**_ENV_OPTIONS, loader=jinja2.FunctionLoader(lambda name: _read(name)),
+                             bytecode_cache=bytecode_cache(repr(sorted(_ENV_OPTIONS.items(), key=str))))
     env.filters["num"] = _num
     env.filters["bytes"] = human_bytes
     env.filters["shape"] = lambda s: "?" if s is None else "[" + ", ".join(
@@ -65,6 +72,11 @@ def _env() -> jinja2.Environment:
     env.globals["figure"] = lambda totals, key, unit="num": figure_text(
         totals, key, {"num": _num, "si": _si, "bytes": human_bytes}[unit])
     return env
+
+
+# above this many op nodes the node table is drawn in the page from the embedded report data (report.js),
+# not written row by row into the HTML: a 100k-node graph's rows alone were 42 MB of HTML
+TABLE_ROWS_MAX = 3000
 
 
 def node_rows(report) -> list[dict]:
@@ -126,14 +138,17 @@ def render_html(report) -> str:
     js = _read("report.js")
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
     tpl = _env().get_template("report.html.j2")
+    virtual = sum(1 for n in report.model.main.nodes if not n.is_const) > TABLE_ROWS_MAX
     return tpl.render(
-        r=data, rows=node_rows(report), compat_rows=compat_rows(report),
+        r=data, rows=[] if virtual else node_rows(report), virtual_table=virtual, compat_rows=compat_rows(report),
         layer_chart=bar_chart([(_strip(x.scope, layers), x.flops) for x in layers[:LAYER_CHART_MAX]]),
         layer_count=min(
             LAYER_CHART_MAX, sum(1 for x in layers if x.flops)),
         op_flops={op: v.get("flops", 0) for op, v in (report.cost.by_op_type if report.cost else {}).items()}, css=Markup(_read("report.css")), js=Markup(js),
-        script_hash=f"sha256-{digest}", data_json=Markup(script_json(data)),
+        script_hash=f"sha256-{digest}",
+        data_json=Markup(script_json({**data, "diagram": report.diagram_data} if report.diagram_data else data)),
         diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
+        has_diagram_data=bool(report.diagram_data),
         diagram_note=report.diagram_note, format_names=FORMAT_NAMES,
         batch_note=" (batch 1)" if report.assumed_batch else "",
     )

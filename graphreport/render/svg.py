@@ -1,4 +1,5 @@
-"""The graph diagram: Graphviz `dot` to inline SVG, constants folded into their consumers.
+"""The whole-graph diagram of a small graph: Graphviz `dot` to inline SVG, constants folded into their
+consumers (render/diagram.py decides when it is drawn, and lays out big graphs one scope at a time).
 
 Model-provided strings reach dot only inside quoted, escaped labels; node ids are our own (n0, n1, ...).
 Large graphs are capped, and dot runs under a time limit; the note says what was cut or why it failed.
@@ -94,7 +95,8 @@ def build_dot(model: Model, max_nodes: int = MAX_NODES, keep=None, clusters_on: 
     ops = [n for n in g.nodes if not n.is_const and n.name not in folded and n.op != "NoOp"
            and (keep is None or n.name in keep)]
     drawn = ops[:max_nodes]
-    ids = {n.name: f"n{i}" for i, n in enumerate(drawn)}
+    index = {n.name: i for i, n in enumerate(g.nodes)}
+    ids = {n.name: f"n{index[n.name]}" for n in drawn}  # n<position in the graph>, as in the page's data
     lines = ["digraph G {", 'graph [rankdir=TB, fontname="Helvetica", fontsize=10, nodesep=0.15, ranksep=0.25];',
              'node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=9, height=0.2, '
              'margin="0.06,0.02"];',

@@ -1,0 +1,892 @@
+"""The interactive diagram: a tree of name scopes laid out one level at a time, embedded in the page.
+
+What the page gets (``Diagram.data``, embedded as escaped JSON, drawn by templates/report.js):
+- ``items``: one row per box: op nodes (leaves), name scopes, series (sibling scopes ``layer_0`` ...
+  ``layer_255`` with the same inside, one box "layer_[0-255] ×256") and blocks (runs of a long flat level
+  cut where the graph has a single path, e.g. one Inception module); each with its op count, params, share
+  of FLOPs and TFLite status, summed from the Report's per-node figures (nothing is recomputed here).
+- ``layouts``: a Graphviz `dot` layout of each box's inside (its children as boxes, edges between them
+  with the tensor shape, stubs for what comes from or goes outside), computed here, at report time, so the
+  page expands a scope without any layout engine. Boxes with the same inside share one layout; layout work
+  is bounded (LAYOUT_BUDGET boxes laid out in all, at most MAX_VIEW per box), and dot runs in a few batched
+  processes in parallel, under the time limit of svg.DOT_TIMEOUT_S.
+- ``expanded``: the boxes open by default: all of them for a small graph (the page then shows the static
+  whole-graph SVG of svg.render_diagram, as before), an overview for a big one.
+
+Model strings reach dot only inside quoted, escaped labels (svg.quote); ids are our own.
+"""
+from __future__ import annotations
+
+import gc
+import heapq
+import math
+import re
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import svg
+
+SMALL = 150  # at most this many drawn ops: fully expanded, as one static Graphviz SVG
+MAX_VIEW = 400  # children of one box laid out together at most
+LAYOUT_BUDGET = 60000  # boxes laid out in all (100k-node graphs: deep scopes beyond stay collapsed)
+CHUNK_ABOVE = 60  # a level with more children is cut into blocks
+OVERVIEW_ITEMS = 24  # a big graph opens boxes (biggest first) while at most this many are visible
+SERIES_MIN = 3  # members of a series at least
+SERIES_SPLIT = 256  # a series of more than MAX_VIEW members is drawn as series of this many
+BATCH_NODES = 4000  # boxes per dot process
+WORKERS = 2
+
+OP, SCOPE, SERIES, BLOCK = 0, 1, 2, 3
+OK, FLEX, BAD, NONE = 0, 1, 2, 3  # TFLite status of a box (worst of its ops); NONE: nothing to judge
+
+_NUM = re.compile(r"^(.*?)(\d+)(\D*)$")
+
+
+@dataclass(slots=True)
+class Item:
+    kind: int
+    label: str
+    name: str  # full name (op node name, scope path) or description: what search matches
+    op: str = ""
+    parent: int = -1
+    children: list[int] = field(default_factory=list)
+    leaf: int = -1  # op: index in the drawn list (its box id in the page is n<leaf>)
+    ops: int = 0
+    params: int = 0
+    flops: int = 0
+    unknown: int = 0  # ops of unknown cost inside
+    status: int = NONE
+    layout: int = -1
+    sig: int = 0  # structure (kinds, ops, internal edges), for series
+    note: str = ""
+
+
+@dataclass
+class Diagram:
+    svg: Optional[str]
+    note: str
+    ids: dict  # node name -> box id
+    data: Optional[dict]
+
+
+def display_path(name: str, fmt: str) -> list[str]:
+    """Name scope components of a node: TFLite names join the names of fused TF ops with ';' (the first is
+    the op's own); a trailing '/' or empty components are dropped."""
+    if fmt == "tflite":
+        name = name.split(";", 1)[0]
+    return [c for c in name.split("/") if c] or [name]
+
+
+def status_of(tflite: str) -> int:
+    if tflite.startswith("builtin"):
+        return OK
+    if tflite.startswith("flex"):
+        return FLEX
+    if tflite.startswith(("unsupported", "custom", "unknown")):
+        return BAD
+    return NONE
+
+
+def _worse(a: int, b: int) -> int:
+    if a == NONE:
+        return b
+    if b == NONE:
+        return a
+    return max(a, b)
+
+
+def drawn_ops(model, keep):
+    g = model.main
+    folded = svg.constant_expressions(g)
+    ops = [n for n in g.nodes if not n.is_const and n.name not in folded and n.op != "NoOp"
+           and (keep is None or n.name in keep)]
+    return ops, folded
+
+
+class Builder:
+    def __init__(self, report, keep):
+        self.report = report
+        self.model = report.model
+        self.g = self.model.main
+        self.ops, self.folded = drawn_ops(self.model, keep)
+        where = {n.name: i for i, n in enumerate(self.g.nodes)}
+        self.gindex = [where[n.name] for n in self.ops]  # position in the graph: the report's nodes[i]
+        self.items: list[Item] = []
+        self.edges: list[tuple[int, int, str]] = []  # leaf item -> leaf item, tensor shape text
+        self.not_laid_out = 0
+        self.layout_note = ""
+
+    # ---------------------------------------------------------------- tree
+    def new(self, item: Item) -> int:
+        self.items.append(item)
+        return len(self.items) - 1
+
+    def build_tree(self):
+        fmt = self.model.format
+        paths = [display_path(n.name, fmt) for n in self.ops]
+        # the scope every op shares (the model's own name) is not drawn as a box
+        common = 0
+        scoped = [p for p in paths if len(p) > 1]
+        if scoped and len(scoped) == len(paths):
+            first = scoped[0]
+            while common < len(first) - 1 and all(len(p) > common + 1 and p[common] == first[common] for p in scoped):
+                common += 1
+        self.root = self.new(Item(SCOPE, "/".join(paths[0][:common]) if common and paths else "graph",
+                                  "/".join(paths[0][:common]) if common and paths else ""))
+        scopes: dict[tuple, int] = {(): self.root}
+        self.scope_of_path = scopes
+        for i, (n, p) in enumerate(zip(self.ops, paths)):
+            p = p[common:]
+            parent = self.root
+            for d in range(1, len(p)):
+                key = tuple(p[:d])
+                s = scopes.get(key)
+                if s is None:
+                    s = self.new(Item(SCOPE, p[d - 1], "/".join(paths[i][:common + d]), parent=parent))
+                    self.items[parent].children.append(s)
+                    scopes[key] = s
+                parent = s
+            leaf = self.new(Item(OP, p[-1], n.name, op=n.op, parent=parent, leaf=i))
+            self.items[parent].children.append(leaf)
+        self.leaf_item = {it.leaf: k for k, it in enumerate(self.items) if it.kind == OP}
+        self._collapse_chains(self.root)
+
+    def _collapse_chains(self, k: int):
+        """A scope holding one op is drawn as that op (labelled scope/op); a scope holding one scope only
+        is merged into it ('a/b')."""
+        it = self.items[k]
+        for pos, c in enumerate(list(it.children)):
+            self._collapse_chains(c)
+            ci = self.items[c]
+            if ci.kind != SCOPE or len(ci.children) != 1:
+                continue
+            only = self.items[ci.children[0]]
+            only.label = f"{ci.label}/{only.label}"
+            only.parent = k
+            it.children[pos] = ci.children[0]
+            ci.children = []
+            ci.kind = -1  # dropped; figures of nodes not drawn fall back to the nearest kept ancestor
+
+    def build_edges(self):
+        g = self.g
+        idx = {n.name: i for i, n in enumerate(self.ops)}
+        for i, n in enumerate(self.ops):
+            for tname in n.inputs:
+                t = g.tensors.get(tname)
+                if t is None or t.is_const or t.producer not in idx:
+                    continue
+                self.edges.append((self.leaf_item[idx[t.producer]], self.leaf_item[i],
+                                   svg.fmt_shape(t.shape) if t.shape is not None else ""))
+
+    # ---------------------------------------------------------------- views
+    def ancestors(self, k: int) -> list[int]:
+        out = [k]
+        while self.items[k].parent >= 0:
+            k = self.items[k].parent
+            out.append(k)
+        return out[::-1]  # root first
+
+    def view_edges(self):
+        """For each container: edges between its children (child position pairs, label) and stubs for
+        edges that come from or go outside of it."""
+        paths: dict[int, list[int]] = {}
+
+        def path(k):
+            p = paths.get(k)
+            if p is None:
+                p = paths[k] = self.ancestors(k)
+            return p
+        pos: dict[int, int] = {}
+        for it in self.items:
+            for j, c in enumerate(it.children):
+                pos[c] = j
+        inner: dict[int, dict] = {}
+        ins: dict[int, dict] = {}
+        outs: dict[int, dict] = {}
+        for u, v, lab in self.edges:
+            pu, pv = path(u), path(v)
+            d = 0
+            while d < len(pu) and d < len(pv) and pu[d] == pv[d]:
+                d += 1
+            lca = pu[d - 1]
+            cu, cv = pu[d], pv[d]
+            e = inner.setdefault(lca, {})
+            key = (pos[cu], pos[cv])
+            if key not in e:
+                e[key] = [lab, 1]
+            elif e[key][0] != lab:
+                e[key][1] += 1
+            # stubs: in every container strictly between the lca and the leaf
+            for a in range(d, len(pv) - 1):
+                box, child = pv[a], pv[a + 1]
+                ins.setdefault(box, {}).setdefault((u, pos[child]), lab)
+            for a in range(d, len(pu) - 1):
+                box, child = pu[a], pu[a + 1]
+                outs.setdefault(box, {}).setdefault(pos[child], lab)
+        self.inner, self.ins, self.outs = inner, ins, outs
+
+    # ---------------------------------------------------------------- series
+    def signatures(self):
+        """Structure of each box, bottom-up: kinds and ops of its children in name order, the edges between
+        them, and how many stubs; not names and not shapes."""
+        order = self.postorder(self.root)
+        for k in order:
+            it = self.items[k]
+            if it.kind == OP:
+                it.sig = hash(("op", it.op))
+                continue
+            kids = sorted(range(len(it.children)), key=lambda j: self.items[it.children[j]].label)
+            rank = {j: r for r, j in enumerate(kids)}
+            edges = sorted((rank[a], rank[b]) for a, b in self.inner.get(k, {}))
+            it.sig = hash((it.kind, tuple(self.items[it.children[j]].sig for j in kids), tuple(edges),
+                           len({s for s in self.ins.get(k, {})}), len(self.outs.get(k, {}))))
+
+    def postorder(self, root: int) -> list[int]:
+        out, stack = [], [(root, False)]
+        while stack:
+            k, done = stack.pop()
+            if done:
+                out.append(k)
+                continue
+            stack.append((k, True))
+            for c in self.items[k].children:
+                stack.append((c, False))
+        return out
+
+    def find_series(self):
+        """Sibling scopes <prefix><number><suffix> with the same inside become one box, when drawing them as
+        one box keeps the level acyclic (members chained one after the other, or side by side)."""
+        made = False
+        for k in self.postorder(self.root):
+            it = self.items[k]
+            if it.kind != SCOPE or len(it.children) < SERIES_MIN:
+                continue
+            groups: dict[tuple, list[tuple[int, int]]] = {}
+            for j, c in enumerate(it.children):
+                ci = self.items[c]
+                if ci.kind != SCOPE:
+                    continue
+                m = _NUM.match(ci.label)
+                if m:
+                    groups.setdefault((m.group(1), m.group(3), ci.sig), []).append((int(m.group(2)), j))
+            cands = [(key, sorted(v)) for key, v in groups.items() if len(v) >= SERIES_MIN
+                     and len({x[0] for x in v}) == len(v)]
+            if not cands:
+                continue
+            n = len(it.children)
+            edges = list(self.inner.get(k, {}))
+            group_of = list(range(n))
+            accepted = []
+            for key, members in sorted(cands, key=lambda x: -len(x[1])):
+                trial = list(group_of)
+                for _, j in members:
+                    trial[j] = n + len(accepted)
+                if _acyclic(trial, edges):
+                    group_of = trial
+                    accepted.append((key, members))
+            if accepted:
+                made = True
+                self.make_series(k, accepted)
+        if made:
+            self.view_edges()
+        return made
+
+    def make_series(self, k: int, accepted):
+        it = self.items[k]
+        replace: dict[int, int] = {}  # child position -> series item (at its first member), or -1 (dropped)
+        for (prefix, suffix, _sig), members in accepted:
+            nums = [x[0] for x in members]
+            first = self.items[it.children[members[0][1]]]
+            base = first.name[:len(first.name) - len(first.label)] if first.name.endswith(first.label) else ""
+            s = self.new(Item(SERIES, f"{prefix}[{_ranges(nums)}]{suffix} ×{len(members)}",
+                              f"{base}{prefix}[{_ranges(nums)}]{suffix}", parent=k))
+            kids = [it.children[j] for _, j in members]
+            if len(kids) > MAX_VIEW:  # too many to draw side by side: series of series, SERIES_SPLIT each
+                parts = []
+                for a in range(0, len(kids), SERIES_SPLIT):
+                    sub = nums[a:a + SERIES_SPLIT]
+                    p = self.new(Item(SERIES, f"{prefix}[{_ranges(sub)}]{suffix} ×{len(sub)}",
+                                      f"{base}{prefix}[{_ranges(sub)}]{suffix}", parent=s))
+                    self.items[p].children = kids[a:a + SERIES_SPLIT]
+                    for c in self.items[p].children:
+                        self.items[c].parent = p
+                    parts.append(p)
+                kids = parts
+            self.items[s].children = kids
+            for c in kids:
+                self.items[c].parent = s
+            at = min(j for _, j in members)
+            for _, j in members:
+                replace[j] = s if j == at else -1
+        it.children = [replace.get(j, c) for j, c in enumerate(it.children) if replace.get(j, 0) != -1]
+
+    # ---------------------------------------------------------------- blocks
+    def make_blocks(self):
+        """A level with more than CHUNK_ABOVE children is cut into blocks: runs of the level's topological
+        order between points that every path crosses (an Inception module, a residual block), and runs of a
+        plain chain merged by name (block_3_expand, block_3_depthwise ... -> block_3)."""
+        changed, made = True, False
+        guard = 0
+        while changed and guard < 8:
+            changed = False
+            guard += 1
+            for k in list(self.postorder(self.root)):
+                it = self.items[k]
+                if it.kind in (OP, SERIES) or len(it.children) <= CHUNK_ABOVE:
+                    continue
+                groups = _blocks([self.items[c].label for c in it.children], list(self.inner.get(k, {})),
+                                 [self.first_leaf(c) for c in it.children])
+                if len(groups) >= len(it.children):
+                    continue
+                new_children = []
+                for grp in groups:
+                    if len(grp) == 1:
+                        new_children.append(it.children[grp[0]])
+                        continue
+                    kids = [it.children[j] for j in grp]
+                    b = self.new(Item(BLOCK, _block_label([self.items[c].label for c in kids]), "", parent=k))
+                    self.items[b].children = kids
+                    for c in kids:
+                        self.items[c].parent = b
+                    new_children.append(b)
+                it.children = new_children
+                changed = True
+            if changed:
+                self.view_edges()
+                made = True
+        return made
+
+    def first_leaf(self, k: int) -> int:
+        while self.items[k].kind != OP and self.items[k].children:
+            k = self.items[k].children[0]
+        return self.items[k].leaf if self.items[k].kind == OP else 0
+
+    # ---------------------------------------------------------------- figures
+    def figures(self):
+        costs = self.report.node_costs()
+        compat = self.report.compat.nodes if self.report.compat else {}
+        fmt = self.model.format
+        by_path: dict[tuple, int] = {}
+        for path, k in self.scope_of_path.items():
+            if self.items[k].kind != -1:
+                by_path[path] = k
+        common_len = 0
+        root_name = self.items[self.root].name
+        if root_name:
+            common_len = len(root_name.split("/"))
+        drawn = {n.name for n in self.ops}
+        extra: dict[int, list] = {}
+        for n in self.g.nodes:
+            if n.name in drawn:
+                continue
+            c = costs.get(n.name)
+            if c is None or (not c.params and not c.flops):
+                continue
+            p = tuple(display_path(n.name, fmt)[common_len:-1])
+            while p and p not in by_path:
+                p = p[:-1]
+            extra.setdefault(by_path.get(p, self.root), []).append(c)
+        for k in self.postorder(self.root):
+            it = self.items[k]
+            if it.kind == OP:
+                n = self.ops[it.leaf]
+                c = costs.get(n.name)
+                it.ops = 1
+                if c is not None:
+                    it.params = c.params
+                    if c.known:
+                        it.flops = c.flops or 0
+                    else:
+                        it.unknown = 1
+                nc = compat.get(n.name)
+                it.status = status_of(nc.tflite) if nc else NONE
+            else:
+                for ch in it.children:
+                    ci = self.items[ch]
+                    it.ops += ci.ops
+                    it.params += ci.params
+                    it.flops += ci.flops
+                    it.unknown += ci.unknown
+                    it.status = _worse(it.status, ci.status)
+            for c in extra.get(k, ()):
+                it.params += c.params
+                if c.known:
+                    it.flops += c.flops or 0
+
+    # ---------------------------------------------------------------- defaults
+    def default_expanded(self, small: bool) -> list[int]:
+        containers = [k for k, it in enumerate(self.items) if it.kind >= SCOPE and it.children]
+        if small:
+            return [k for k in containers if self.items[k].layout >= 0]
+        opened = [self.root]
+        visible = len(self.items[self.root].children)
+        heap = [(-self.items[c].ops, c) for c in self.items[self.root].children]
+        heapq.heapify(heap)
+        while heap:
+            _, k = heapq.heappop(heap)
+            it = self.items[k]
+            if it.kind == OP or it.layout < 0 or not it.children:
+                continue
+            if visible - 1 + len(it.children) > OVERVIEW_ITEMS and (visible > 4 or len(it.children) > CHUNK_ABOVE):
+                break  # the biggest closed box does not fit: opening smaller ones would not help reading
+            opened.append(k)
+            visible += len(it.children) - 1
+            for c in it.children:
+                heapq.heappush(heap, (-self.items[c].ops, c))
+        return opened
+
+    # ---------------------------------------------------------------- labels
+    def box_label(self, it: Item, total_flops) -> str:
+        if it.kind == OP:
+            short = it.label if len(it.label) <= 40 else "…" + it.label[-39:]
+            return it.op if short == it.op else f"{it.op}\n{short}"
+        head = it.label if len(it.label) <= 48 else it.label[:22] + "…" + it.label[-25:]
+        figs = [f"{it.ops:,} ops"]
+        if it.kind == SERIES:
+            figs = [f"{self.items[it.children[0]].ops:,} ops each", "in all:"]
+        if it.params:
+            figs.append(f"{_si(it.params)} params")
+        if total_flops and (it.flops or it.unknown):  # ops of unknown cost: at least the known part
+            figs.append(("≥ " if it.unknown else "") + f"{100 * it.flops / total_flops:.1f}% FLOPs")
+        return head + "\n" + " · ".join(figs).replace("in all: · ", "in all: ")
+
+
+def _si(v) -> str:
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(v) >= div:
+            return f"{v / div:.3g}{unit}"
+    return str(v)
+
+
+def _ranges(nums: list[int]) -> str:
+    nums = sorted(nums)
+    parts, start, prev = [], nums[0], nums[0]
+    for x in nums[1:] + [None]:
+        if x is not None and x == prev + 1:
+            prev = x
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if x is not None:
+            start = prev = x
+    return ",".join(parts) if len(parts) <= 4 else ",".join(parts[:3]) + ",…"
+
+
+def _acyclic(group_of: list[int], edges) -> bool:
+    adj: dict[int, set] = {}
+    indeg: dict[int, int] = {}
+    nodes = set(group_of)
+    for a, b in edges:
+        ga, gb = group_of[a], group_of[b]
+        if ga == gb or gb in adj.setdefault(ga, set()):
+            continue
+        adj[ga].add(gb)
+        indeg[gb] = indeg.get(gb, 0) + 1
+    queue = [x for x in nodes if not indeg.get(x)]
+    seen = 0
+    while queue:
+        x = queue.pop()
+        seen += 1
+        for y in adj.get(x, ()):
+            indeg[y] -= 1
+            if not indeg[y]:
+                queue.append(y)
+    return seen == len(nodes)
+
+
+_INDEX = re.compile(r"(?:(?<=_)|^)\d+(?=_|/|$)")
+
+
+def _key(label: str) -> tuple:
+    """The numbers that index a layer's name (block_3_expand_BN -> (3,); conv2d_1_2 -> (1, 2))."""
+    return tuple(_INDEX.findall(label.split("/")[0]))
+
+
+def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
+    """Groups of child positions (see make_blocks)."""
+    n = len(labels)
+    succ: list[list[int]] = [[] for _ in range(n)]
+    indeg = [0] * n
+    for a, b in set(edges):
+        succ[a].append(b)
+        indeg[b] += 1
+    heap = [(order_hint[j], j) for j in range(n) if not indeg[j]]
+    heapq.heapify(heap)
+    order = []
+    while heap:
+        _, j = heapq.heappop(heap)
+        order.append(j)
+        for b in succ[j]:
+            indeg[b] -= 1
+            if not indeg[b]:
+                heapq.heappush(heap, (order_hint[b], b))
+    if len(order) < n:  # a cycle between scopes: the rest in file order
+        placed = set(order)
+        order += sorted((j for j in range(n) if j not in placed), key=lambda j: order_hint[j])
+    at = {j: p for p, j in enumerate(order)}
+    cross = [0] * (n + 1)
+    for a, b in set(edges):
+        lo, hi = sorted((at[a], at[b]))
+        if hi - lo > 1:  # covers the positions strictly between: none of them is a cut point
+            cross[lo + 1] += 1
+            cross[hi] -= 1
+    segments, cur, run = [], [], 0
+    for p, j in enumerate(order):
+        cur.append(j)
+        run += cross[p]
+        if run == 0:
+            segments.append(cur)
+            cur = []
+    if cur:
+        segments.append(cur)
+    target = max(4, math.ceil(n / (CHUNK_ABOVE // 2)))
+    groups: list[list[int]] = []
+    acc: list[int] = []
+    for seg in segments:
+        if len(seg) >= 3:  # a block with branches (a module, a residual block): its own group
+            if acc:
+                groups.append(acc)
+                acc = []
+            groups.append(seg)
+            continue
+        if acc and (len(acc) + len(seg) > 3 * target or _key(labels[seg[0]]) != _key(labels[acc[-1]])):
+            groups.append(acc)
+            acc = []
+        acc = acc + seg
+    if acc:
+        groups.append(acc)
+    groups = _attach_tails(groups, labels)
+    if len(groups) > CHUNK_ABOVE:  # names did not help (layer_0, layer_1 ... each its own): by size
+        merged: list[list[int]] = []
+        for grp in groups:
+            if merged and len(merged[-1]) + len(grp) <= target:
+                merged[-1] = merged[-1] + grp
+            else:
+                merged.append(grp)
+        groups = merged
+    out: list[list[int]] = []
+    for grp in groups:  # a huge run without cut points: plain slices
+        for s in range(0, len(grp), MAX_VIEW // 2):
+            out.append(grp[s:s + MAX_VIEW // 2])
+    return out
+
+
+def _block_label(labels: list[str]) -> str:
+    """What the members' names share, cut after a number (block_3_expand, block_3_project -> block_3;
+    conv2_block1_1_conv, conv2_block1_add -> conv2_block1); else 'first … last'."""
+    pre = labels[0]
+    for x in labels[1:]:
+        while not x.startswith(pre):
+            pre = pre[:-1]
+    while pre and not (pre[-1].isdigit() and all(len(x) == len(pre) or not x[len(pre)].isdigit() for x in labels)):
+        pre = pre[:-1]
+    if len(pre) >= 3:
+        return pre
+    return f"{labels[0].split('/')[0]} … {labels[-1].split('/')[0]}"
+
+
+def _attach_tails(groups: list[list[int]], labels: list[str]) -> list[list[int]]:
+    """A lone layer right after a block and named like it (conv2_block1_out after conv2_block1) joins it."""
+    out: list[list[int]] = []
+    for grp in groups:
+        if out and len(grp) == 1 and len(out[-1]) > 1:
+            name = _block_label([labels[j] for j in out[-1]])
+            if "…" not in name and labels[grp[0]].startswith(name) and \
+                    not labels[grp[0]][len(name):len(name) + 1].isdigit():
+                out[-1] = out[-1] + grp
+                continue
+        out.append(grp)
+    return out
+
+
+# -------------------------------------------------------------------- layout
+def _view_dot(b: Builder, k: int, gid: int, total_flops) -> tuple[str, int]:
+    """dot source of one box's inside; children are c<j>, stubs i<j> / o<j>."""
+    it = b.items[k]
+    lines = [f"digraph v{gid} {{", 'graph [rankdir=TB, nodesep=0.18, ranksep=0.28, margin=0];',
+             'node [shape=box, style="rounded", fontname="Helvetica", fontsize=9, height=0.2, '
+             'margin="0.08,0.03"];', 'edge [fontname="Helvetica", fontsize=7, arrowsize=0.5];']
+    for j, c in enumerate(it.children):
+        ci = b.items[c]
+        lines.append(f"c{j} [label={svg.quote(b.box_label(ci, total_flops))}];")
+    ins = b.ins.get(k, {})
+    stub_in: dict[int, str] = {}
+    srcs: dict[int, int] = {}
+    many = len(it.children) > 64  # a wide box: stub edges without labels (each label is a node for dot)
+    seen = set()
+    for (src, j), lab in ins.items():
+        s = srcs.setdefault(src, len(srcs)) if len(srcs) < 8 or src in srcs else 7
+        stub_in.setdefault(s, "")
+        if (s, j) not in seen:
+            seen.add((s, j))
+            lines.append(f"i{s} -> c{j}" + (";" if many else f" [label={svg.quote(lab)}];"))
+    for s in stub_in:
+        lines.append(f"i{s} [shape=point, width=0.06, height=0.06];")
+    outs = b.outs.get(k, {})
+    if len(outs) > 8:  # one stub for everything that leaves
+        lines.append("ox [shape=point, width=0.06, height=0.06];")
+        lines += [f"c{j} -> ox;" for j in outs]
+        outs = {"x": ""}
+    else:
+        for j, lab in outs.items():
+            lines.append(f"o{j} [shape=point, width=0.06, height=0.06];")
+            lines.append(f"c{j} -> o{j}" + (";" if many else f" [label={svg.quote(lab)}];"))
+    for (a, c), (lab, more) in b.inner.get(k, {}).items():
+        if a == c:
+            continue
+        text = lab + (f" (+{more - 1})" if more > 1 else "")
+        lines.append(f"c{a} -> c{c}" + (f" [label={svg.quote(text)}];" if text else ";"))
+    if len(stub_in) > 0:
+        lines.append("{rank=min; " + " ".join(f"i{s};" for s in stub_in) + "}")
+    if outs:
+        lines.append("{rank=max; " + " ".join(f"o{j};" for j in outs) + "}")
+    lines.append("}")
+    return "\n".join(lines), len(it.children) + len(stub_in) + len(outs)
+
+
+def _parse_plain(text: str) -> list[dict]:
+    """dot -Tplain output of several graphs -> one layout dict each (points, y down)."""
+    out, cur, H = [], None, 0.0
+    for line in text.split("\n"):  # not splitlines(): a model string may hold \u2028 and the like
+        t = line.split()
+        if not t:
+            continue
+        if t[0] == "graph":
+            H = float(t[3]) * 72
+            cur = {"w": round(float(t[2]) * 72, 1), "h": round(H, 1), "n": {}, "s": [], "e": []}
+        elif t[0] == "node" and cur is not None:
+            name = t[1]
+            x, y, w, h = (float(v) * 72 for v in t[2:6])
+            box = [round(x, 1), round(H - y, 1), round(w, 1), round(h, 1)]
+            if name[0] == "c":
+                cur["n"][int(name[1:])] = box
+            else:
+                cur["s"].append([name, box[0], box[1]])
+        elif t[0] == "edge" and cur is not None:
+            n = int(t[3])
+            pts = []
+            for p in range(n):
+                pts += [round(float(t[4 + 2 * p]) * 72, 1), round(H - float(t[5 + 2 * p]) * 72, 1)]
+            rest = t[4 + 2 * n:]
+            lab = None
+            if len(rest) > 2:
+                lab = [round(float(rest[-4]) * 72, 1), round(H - float(rest[-3]) * 72, 1)]
+            cur["e"].append([t[1], t[2], pts, lab])
+        elif t[0] == "stop" and cur is not None:
+            out.append(cur)
+            cur = None
+    return out
+
+
+def _pack(b: Builder, k: int, raw: dict) -> dict:
+    """A layout in the page's form: n = [x, y, w, h] per child position; s = stub points; e = [from, to,
+    points, label, lx, ly] with child positions, or -1 - stub index for a stub."""
+    it = b.items[k]
+    stubs = {name: i for i, (name, _x, _y) in enumerate(raw["s"])}
+    nodes = [raw["n"].get(j, [0, 0, 0, 0]) for j in range(len(it.children))]
+    labels = {}
+    for (src, j), lab in b.ins.get(k, {}).items():
+        labels.setdefault(("i", j), lab)
+    for j, lab in b.outs.get(k, {}).items():
+        labels[("o", j)] = lab
+    for (a, c), (lab, more) in b.inner.get(k, {}).items():
+        labels[(a, c)] = lab + (f" (+{more - 1})" if more > 1 else "")
+    edges = []
+
+    def ref(name):
+        return int(name[1:]) if name[0] == "c" else -1 - stubs[name]
+    for tail, head, pts, lab in raw["e"]:
+        a, c = ref(tail), ref(head)
+        if tail[0] == "i":
+            text = labels.get(("i", c), "")
+        elif head[0] == "o":
+            text = labels.get(("o", a), "")
+        else:
+            text = labels.get((a, c), "")
+        e = [a, c, pts]
+        if lab is not None and text:
+            e += [text, lab[0], lab[1]]
+        edges.append(e)
+    total_flops = b.items[b.root].flops
+    texts = [b.box_label(b.items[c], total_flops) for c in it.children]
+    fills = [_fill(b.items[c]) for c in it.children]
+    return {"w": raw["w"], "h": raw["h"], "n": nodes, "t": texts, "f": fills,
+            "s": [[x, y] for _n, x, y in raw["s"]], "e": edges}
+
+
+def _fill(it: Item) -> str:
+    if it.kind == OP:
+        return svg.CATEGORY_COLORS[svg.op_category(it.op)]
+    return {SCOPE: "#eef3fa", SERIES: "#e3ebf7", BLOCK: "#f4f4f4"}[it.kind]
+
+
+def layout_all(b: Builder, deadline: float) -> None:
+    """One dot layout per distinct box inside, shallow boxes first, within LAYOUT_BUDGET boxes; batched into
+    a few dot processes run WORKERS at a time."""
+    exe = shutil.which("dot")
+    if exe is None:
+        b.layout_note = "Graphviz `dot` is not installed: no diagram (install the graphviz package)."
+        return
+    total_flops = b.items[b.root].flops
+    order: list[int] = []
+    frontier = [b.root]
+    while frontier:  # breadth first: the overview is laid out before deep scopes
+        order += frontier
+        frontier = [c for k in frontier for c in b.items[k].children if b.items[c].kind != OP]
+    by_key: dict[tuple, list[int]] = {}
+    budget = LAYOUT_BUDGET
+    for k in order:
+        it = b.items[k]
+        if not it.children:
+            continue
+        if len(it.children) > MAX_VIEW:
+            it.note = f"{len(it.children)} boxes inside: too many to lay out"
+            b.not_laid_out += 1
+            continue
+        key = (it.sig, tuple(sorted((e, tuple(v)) for e, v in b.inner.get(k, {}).items())),
+               tuple(sorted(b.ins.get(k, {}).values())), tuple(sorted(b.outs.get(k, {}).items())),
+               tuple(b.box_label(b.items[c], total_flops) for c in it.children))
+        if key in by_key:
+            by_key[key].append(k)
+            continue
+        if budget - len(it.children) < 0:
+            it.note = "not laid out: the diagram's layout budget is spent"
+            b.not_laid_out += 1
+            continue
+        budget -= len(it.children)
+        by_key[key] = [k]
+    views = list(by_key.values())
+    sources = []
+    for gid, ks in enumerate(views):
+        src, size = _view_dot(b, ks[0], gid, total_flops)
+        sources.append((src, size))
+    batches: list[list[int]] = []
+    cur, size = [], 0
+    for gid, (_src, n) in enumerate(sources):
+        cur.append(gid)
+        size += n
+        if size >= BATCH_NODES:
+            batches.append(cur)
+            cur, size = [], 0
+    if cur:
+        batches.append(cur)
+    # split work evenly across workers when there is only one batch of several graphs
+    if len(batches) == 1 and len(batches[0]) > 8:
+        half = len(batches[0]) // 2
+        batches = [batches[0][:half], batches[0][half:]]
+
+    def run(batch):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return batch, None, f"Graphviz took longer than {svg.DOT_TIMEOUT_S:.0f} s"
+        src = "\n".join(sources[g][0] for g in batch)
+        try:
+            proc = subprocess.run([exe, "-Tplain"], input=src.encode("utf-8"), capture_output=True, timeout=left)
+        except subprocess.TimeoutExpired:
+            return batch, None, f"Graphviz took longer than {svg.DOT_TIMEOUT_S:.0f} s"
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
+            return batch, None, f"Graphviz failed: {err[0] if err else 'unknown error'}"
+        return batch, _parse_plain(proc.stdout.decode("utf-8", "replace")), ""
+
+    layouts: list[dict] = []
+    errors = []
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for batch, parsed, err in pool.map(run, batches):
+            if parsed is None or len(parsed) != len(batch):
+                errors.append(err or "Graphviz gave an unexpected answer")
+                for g in batch:
+                    for k in views[g]:
+                        b.items[k].note = "not laid out: " + (err or "Graphviz failed")
+                        b.not_laid_out += 1
+                continue
+            for g, raw in zip(batch, parsed):
+                lid = len(layouts)
+                layouts.append(_pack(b, views[g][0], raw))
+                for k in views[g]:
+                    b.items[k].layout = lid
+    b.layouts = layouts
+    if errors:
+        b.layout_note = errors[0]
+
+
+def build(report, keep=None) -> Diagram:
+    """The diagram of the report's main graph: static SVG (small graphs), note, box ids, page data."""
+    enabled = gc.isenabled()
+    gc.disable()  # tens of thousands of small objects beside a big model: the cyclic collector costs more than all else
+    try:
+        return _build(report, keep)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(report, keep) -> Diagram:
+    t0 = time.monotonic()
+    b = Builder(report, keep)
+    if not b.ops:
+        return Diagram(None, "No op to draw.", {}, None)
+    ids = {n.name: f"n{b.gindex[i]}" for i, n in enumerate(b.ops)}
+    small = len(b.ops) <= SMALL
+    static, note, _ids = (None, "", {})
+    if small:
+        static, note, _ids = svg.render_diagram(b.model, keep=keep)
+    b.build_tree()
+    b.build_edges()
+    b.view_edges()
+    b.signatures()
+    if b.find_series() | b.make_blocks():
+        b.signatures()  # the boxes' insides changed: their structure again, for sharing layouts
+    b.figures()
+    b.layouts = []
+    layout_all(b, t0 + svg.DOT_TIMEOUT_S)
+    if not b.layouts and static is None:
+        msg = b.layout_note or note or "no layout"
+        return Diagram(None, msg if msg.endswith(".") else msg + ": no diagram.", {}, None)
+    if not note:
+        note = "Constants are folded into the ops that use them"
+        note += f", and so are {len(b.folded)} ops computed from constants alone." if b.folded else "."
+        if keep is not None:
+            hidden = sum(1 for n in b.g.nodes if not n.is_const and n.name not in keep)
+            if hidden:
+                note += (f" Only the inference subgraph (what the outputs depend on) is drawn: {hidden} other "
+                         "nodes (training, saver, summaries, initialisation...) are not.")
+    n_series = sum(1 for it in b.items if it.kind == SERIES)
+    n_scopes = sum(1 for it in b.items if it.kind in (SCOPE, BLOCK))
+    if not small:
+        note += (f" {len(b.ops):,} ops in {n_scopes:,} name scopes and blocks"
+                 + (f", repeated blocks grouped into {n_series} series" if n_series else "")
+                 + ": shown collapsed; open a box with + (or double-click), search by name or op.")
+    if b.not_laid_out:
+        why = sorted({re.sub(r"^\d+ boxes inside: ", "", it.note).replace("not laid out: ", "")
+                      for it in b.items if it.note})
+        note += f" {b.not_laid_out} boxes stay closed: " + "; ".join(why) + "."
+    return Diagram(static, note, ids, {
+        "v": 1,
+        "fields": "kind parent label name op children ops params flops% status layout node note",
+        "items": [_row(b, k) for k in range(len(b.items))],
+        "root": b.root,
+        "layouts": b.layouts,
+        "expanded": b.default_expanded(small and static is not None),
+        "overview": b.default_expanded(False),
+        "static": static is not None,
+        "build_s": round(time.monotonic() - t0, 3),
+    })
+
+
+def _row(b: Builder, k: int) -> list:
+    it = b.items[k]
+    if it.kind == -1:
+        return [-1]
+    total = b.items[b.root].flops
+    share = round(100 * it.flops / total, 2) if total and it.flops else 0
+    if it.kind == OP:  # name and op: the report's nodes[leaf] (not repeated)
+        return [OP, it.parent, it.label, None, None, None, 1, it.params, share, it.status, -1, b.gindex[it.leaf]]
+    row = [it.kind, it.parent, it.label, it.name, "", it.children, it.ops, it.params, share, it.status,
+           it.layout, -1]
+    if it.note:
+        row.append(it.note)
+    return row
