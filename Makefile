@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_MODEL := sample_models/tiny_mobilenet.pb
 OUT    := out
 
-.PHONY: setup sysdeps demo test bench clean samples
+.PHONY: setup sysdeps demo test bench clean samples fuzz
 
 setup: $(STAMP) sysdeps
 
@@ -40,8 +40,18 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# Benchmarks (figures for README): the report vs Model Explorer's C++ adapter (installed by the script in a
+# throwaway bench/.venv-me, never a dependency) and `import tensorflow`; then big graphs, when that bench exists.
 bench: setup
-	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_report.py --big
+	@if [ -f bench/bench_big.py ]; then echo "$(BIN)/python bench/bench_big.py"; $(BIN)/python bench/bench_big.py; fi
+
+# Fuzzing campaign over every reader and the whole report path (tests/fuzz_main.py; atheris, coverage-guided).
+# `make test` runs a short deterministic slice (tests/test_fuzz_slice.py). FUZZ_MINUTES=60 for a longer one.
+FUZZ_MINUTES ?= 10
+fuzz: setup
+	$(BIN)/python -m pip install -q "atheris>=2.3"
+	$(BIN)/python tests/fuzz_main.py --minutes $(FUZZ_MINUTES)
 
 samples: setup
 	$(BIN)/python sample_models/make_samples.py

@@ -105,7 +105,7 @@ def _add_convert_parser(sub) -> None:
 def write_atomic(path: str, text: str) -> None:
     """Write via a temporary file in the same folder, so a failure never leaves a partial file."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".graphreport-", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".graphreport-{os.getpid()}-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -237,6 +237,20 @@ def cmd_convert(args) -> int:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("report", "diff") and not getattr(args, "debug", False):
+        # a damaged file may make a C library loop or crash: the work runs in a child under a time limit
+        from .watchdog import budget, run_guarded
+
+        inputs = [args.model] if args.command == "report" else [args.old, args.new]
+        out = getattr(args, "out_dir", None) or args.output
+        folders = [os.path.dirname(os.path.abspath(out)) if out and out != "-" and not getattr(args, "out_dir", None)
+                   else os.path.abspath(out or ".")]
+        return run_guarded(lambda: _main(args), budget(*inputs), inputs[0] if len(inputs) == 1 else
+                           " vs ".join(inputs), folders)
+    return _main(args)
+
+
+def _main(args) -> int:
     try:
         if args.command == "report":
             return cmd_report(args)
