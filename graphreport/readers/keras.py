@@ -51,6 +51,7 @@ MAX_WEIGHTS_BYTES = 64 * 1024**3  # a model.weights.h5 member larger than this i
 MAX_H5_OBJECTS = 1_000_000  # HDF5 groups/datasets visited when collecting weight shapes
 MAX_H5_DEPTH = 64
 MAX_NESTING = 64  # models inside models
+MAX_LAYER_OUTPUTS = 1024  # a layer output index above this is refused (Keras layers have a handful)
 MAX_ATTR_JSON = 2000  # characters of JSON per attribute value before it is elided
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # Keras 3 configs record the shape of every tensor a layer consumes; they win over the rules unless this is
@@ -533,6 +534,11 @@ class GraphBuilder:
         def key(ref) -> Optional[tuple]:
             c = by_name.get(ref[0])
             if c is None:
+                return None
+            if not isinstance(ref[2], int) or not 0 <= ref[2] < MAX_LAYER_OUTPUTS:
+                # an output index is a number written in the file: outputs made for it must not follow it
+                self.warnings.add("unresolved inputs", f"a reference to output {str(ref[2])[:20]} of layer "
+                                  f"'{prefix}{c.local}': no layer has more than {MAX_LAYER_OUTPUTS} outputs")
                 return None
             if c.cls == "InputLayer" and not c.calls:
                 return (c.local, 0, ref[2])
