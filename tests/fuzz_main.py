@@ -78,7 +78,8 @@ def _atheris_child(name: str, seconds: float) -> None:
     with atheris.instrument_imports():
         import graphreport.readers.detect  # noqa: F401
         import graphreport.report  # noqa: F401
-    atheris.Setup([sys.argv[0], str(corpus), f"-max_len={max(len(base) * 2, 4096)}", "-rss_limit_mb=4096"],
+    atheris.Setup([sys.argv[0], str(corpus), f"-max_len={max(len(base) * 2, 4096)}", "-rss_limit_mb=4096",
+                   f"-artifact_prefix={WORK}/"],  # libFuzzer's own slow-unit / crash files stay out of the tree
                   one, custom_mutator=mutator)
     atheris.Fuzz()
 
