@@ -85,7 +85,7 @@ def _out_name(root: str, path: str) -> str:
 
 def report_one(path: str, name: str, out_dir: str, diagram: bool) -> dict:
     """Worker: read one model, write NAME.html and NAME.json under out_dir, return its index row."""
-    from .cli import write_atomic
+    from .fileio import write_atomic
     from .diff import load_model
     from .errors import GraphReportError
     from .render import render
@@ -142,7 +142,7 @@ def report_folder(root: str, out_dir: str, jobs: Optional[int] = None, diagram: 
              "reported": sum(1 for r in done if not r["error"]), "failed": sum(1 for r in done if r["error"])}
     for r in done:
         r["path"] = _out_name(root, r["path"])
-    from .cli import write_atomic
+    from .fileio import write_atomic
     write_atomic(os.path.join(out_dir, "index.json"), json.dumps(index, indent=1, ensure_ascii=False) + "\n")
     html_path = os.path.join(out_dir, "index.html")
     write_atomic(html_path, render_index(index))

@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 
 from . import __version__
 from .errors import BadModelError, GraphReportError
+from .fileio import write_atomic
 
 EXTENSIONS = {"html": ".html", "json": ".json", "md": ".md"}
 
@@ -100,23 +100,6 @@ def _add_convert_parser(sub) -> None:
     c.add_argument("--no-verify", action="store_true", help="skip running the result against the source")
     c.add_argument("--samples", type=int, metavar="N", help="inputs to verify on (default 10)")
     c.add_argument("--debug", action="store_true", help="show tracebacks and TensorFlow's log")
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write via a temporary file in the same folder, so a failure never leaves a partial file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".graphreport-{os.getpid()}-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; a report is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def parse_input_shapes(items: list[str]) -> dict[str, list]:

@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 
 BASE_SECONDS = 120.0  # a 100k-node GraphDef reports in well under a minute here (bench/)
 SECONDS_PER_GB = 120.0
-TEMP_PREFIX = ".graphreport-"  # write_atomic's temporary files: .graphreport-<pid>-XXXX.tmp
+from .fileio import TEMP_PREFIX  # write_atomic's temporary files: .graphreport-<pid>-XXXX.tmp
 
 
 def _size(path: str) -> int:

@@ -48,7 +48,7 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
 
 
 def _write_text(path: str, text: str) -> None:
-    from ..cli import write_atomic
+    from ..fileio import write_atomic
 
     write_atomic(path, text)
 
