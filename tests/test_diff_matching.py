@@ -182,11 +182,10 @@ def test_work_grows_linearly():
 
 @pytest.mark.parametrize("blocks", [400])
 def test_large_graph_is_fast(blocks):
-    import time
     a, b = tf_chain(blocks * 4, prefix="a"), tf_chain(blocks * 4, prefix="b")
-    t = time.perf_counter()
     m = match_graphs(a, b)
-    assert time.perf_counter() - t < 5.0 and not m.added
+    size = sum(len(n.inputs) + 1 for g in (a, b) for n in g.nodes)
+    assert not m.added and m.work < 64 * size, (m.work, size)  # elementary steps per node and edge: n log n
 
 
 def test_hostile_names_are_escaped_in_every_diff_format(tmp_path):
