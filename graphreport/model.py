@@ -33,7 +33,7 @@ def num_elements(shape: Shape) -> Optional[int]:
     for d in shape:
         if d is None or d < 0:
             return None
-        n *= d
+        n *= int(d)
     return n
 
 
