@@ -232,7 +232,7 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
         keep = None
         if model.format != "tflite" and io.outputs:
             outs = [o.name for o in io.outputs]
-            keep = io_suggest.ancestors(model.main, outs) | set(outs)
+            keep = model.main.ancestors(outs) | set(outs)
         d = draw.build(rep, keep=keep)
         rep.diagram_svg, rep.diagram_note, rep.diagram_ids, rep.diagram_data = d.svg, d.note, d.ids, d.data
     return rep

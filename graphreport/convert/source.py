@@ -303,7 +303,7 @@ def plan_tf1(kind: str, path: str, model_path: str, prefix: str, inputs: Optiona
                          path)
 
     out_nodes = [split_tensor_name(o.tensor)[0] for o in plan.outputs]
-    needed = io_suggest.ancestors(g, out_nodes) | set(out_nodes)
+    needed = g.ancestors(out_nodes) | set(out_nodes)
     input_nodes = {split_tensor_name(i.tensor)[0] for i in plan.inputs}
     for x in sug.ignored_inputs:
         if x.name in input_nodes or x.name not in needed:
