@@ -208,7 +208,8 @@ def _node_changes(old_rep, new_rep, m, same_vocab: bool) -> list[str]:
         sa = [go.tensors[t].shape for t in wa if t in go.tensors]
         sb = [gn.tensors[t].shape for t in wb if t in gn.tensors]
         if sa != sb:
-            what.append("weight shapes " + ", ".join(map(format_shape, sa)) + " → " + ", ".join(map(format_shape, sb)))
+            what.append("weight shapes " + ", ".join(map(format_shape, sa)) + " → "
+                        + ", ".join(map(format_shape, sb)))
         ka, kb = old_rep.node_costs().get(a.name), new_rep.node_costs().get(b.name)
         if ka is not None and kb is not None and ka.weight_bytes != kb.weight_bytes:
             what.append(f"weight bytes {ka.weight_bytes:,} → {kb.weight_bytes:,}")
