@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .helpers import ShapeError, Unknown, free, normalize_axis, np, np_dtype, num_elements
+from .helpers import ShapeError, Unknown, free, normalize_axis, np, np_dtype, num_elements, unknown_dims_of_input_rank
 from .registry import cost_rule, shape_rule, value_rule
 
 # ---------------------------------------------------------------------------------------------------------
@@ -201,11 +201,8 @@ def _transpose(ctx):
     s = ctx.shape(0)
     perm = ctx.value(1)
     if perm is None:
-        ps = ctx.shape(1)
-        r = len(s) if s is not None else (ps[0] if ps else None)
-        if r is None:
-            raise Unknown("permutation (input 1) is not a constant and the input rank is unknown")
-        return [[None] * r]
+        return unknown_dims_of_input_rank(ctx, 1, "permutation (input 1) is not a constant and the input rank is "
+                                                  "unknown")
     perm = [int(x) for x in perm.reshape(-1)]
     if s is None:
         return [[None] * len(perm)]

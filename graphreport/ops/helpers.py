@@ -134,6 +134,16 @@ def broadcast(*shapes: Shape) -> Shape:
     return out
 
 
+def unknown_dims_of_input_rank(ctx, operand: int, reason: str) -> list:
+    """The output of an op whose per-axis operand (a permutation, paddings, multiples) is not constant: as many
+    unknown dimensions as the input has, or as the operand's length says; `reason` when neither is known."""
+    s, ps = ctx.shape(0), ctx.shape(operand)
+    r = len(s) if s is not None else (ps[0] if ps else None)
+    if r is None:
+        raise Unknown(reason)
+    return [[None] * r]
+
+
 def normalize_axis(axis: int, r: int) -> int:
     a = int(axis)
     if not -r <= a < r:

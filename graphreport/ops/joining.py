@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Optional
 
 from .helpers import (ShapeError, Unknown, broadcast, checked_add, checked_mul, dims_from_shape_value,
-                      merge_dim, merge_shapes, normalize_axis, np, np_dtype, num_elements, small)
+                      merge_dim, merge_shapes, normalize_axis, np, np_dtype, num_elements, small,
+                      unknown_dims_of_input_rank)
 from .registry import shape_rule, value_rule
 
 # ---------------------------------------------------------------------------------------------------------
@@ -195,11 +196,7 @@ def _pad(ctx):
     s = ctx.shape(0)
     pads = _paddings(ctx, 1)
     if pads is None:
-        ps = ctx.shape(1)
-        r = len(s) if s is not None else (ps[0] if ps else None)
-        if r is None:
-            raise Unknown("paddings (input 1) not constant and input rank unknown")
-        return [[None] * r]
+        return unknown_dims_of_input_rank(ctx, 1, "paddings (input 1) not constant and input rank unknown")
     if s is None:
         s = [None] * len(pads)
     if len(pads) != len(s):
@@ -221,11 +218,7 @@ def _tile(ctx):
     s = ctx.shape(0)
     m = ctx.partial(1)
     if m is None:
-        ms = ctx.shape(1)
-        r = len(s) if s is not None else (ms[0] if ms else None)
-        if r is None:
-            raise Unknown("multiples (input 1) not constant and input rank unknown")
-        return [[None] * r]
+        return unknown_dims_of_input_rank(ctx, 1, "multiples (input 1) not constant and input rank unknown")
     if s is None:
         s = [None] * len(m)
     return [[checked_mul(d, k) for d, k in zip(s, m)]]
