@@ -58,6 +58,8 @@ def parse_input_shapes(items: Optional[list[str]]) -> dict[str, list]:
             else:
                 raise UsageError(f"--input-shape {item!r}: {d!r} is not a dimension (a whole number, or ? for "
                                  "unknown), e.g. input=1,224,224,3")
+        if not sep and not shape:  # a bare word such as "x": a name without its shape
+            raise UsageError(f"--input-shape wants NAME=D0,D1,... or D0,D1,..., got {item!r}")
         out[name] = shape  # given twice: the last one holds
     return out
 

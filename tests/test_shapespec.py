@@ -22,7 +22,7 @@ def test_parse(given, expected):
     assert parse_input_shapes(given) == expected
 
 
-@pytest.mark.parametrize("given", [["=1,2"], ["x=1,a"], ["x=1.5"], ["x=4294967296"]])
+@pytest.mark.parametrize("given", [["=1,2"], ["x=1,a"], ["x=1.5"], ["x=4294967296"], ["x"], ["input"]])
 def test_parse_refuses(given):
     with pytest.raises(UsageError):
         parse_input_shapes(given)
