@@ -16,6 +16,7 @@ import sys
 from . import __version__
 from .errors import BadModelError, GraphReportError
 from .fileio import write_atomic
+from .shapespec import parse_input_shapes
 
 EXTENSIONS = {"html": ".html", "json": ".json", "md": ".md"}
 
@@ -31,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=sorted(EXTENSIONS), default=None,
                    help="html (default), json or md; guessed from -o's extension when not given")
     r.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...",
-                   help="fix an input's shape (repeatable), e.g. x=1,224,224,3; use ? for a dim left unknown")
+                   help="fix an input's shape (repeatable), e.g. x=1,224,224,3 (or a bare 1,224,224,3 for the "
+                        "only input); use ? for a dim left unknown")
     r.add_argument("--outputs", help="comma-separated output node names for the compatibility check "
                                      "(default: the suggested outputs)")
     r.add_argument("--no-diagram", action="store_true", help="skip the Graphviz diagram")
@@ -100,28 +102,6 @@ def _add_convert_parser(sub) -> None:
     c.add_argument("--no-verify", action="store_true", help="skip running the result against the source")
     c.add_argument("--samples", type=int, metavar="N", help="inputs to verify on (default 10)")
     c.add_argument("--debug", action="store_true", help="show tracebacks and TensorFlow's log")
-
-
-def parse_input_shapes(items: list[str]) -> dict[str, list]:
-    """['x=1,224,224,3'] -> {'x': [1, 224, 224, 3]}; '?' or -1 leaves a dimension unknown."""
-    from .errors import UsageError
-
-    out: dict[str, list] = {}
-    for item in items:
-        name, sep, dims = item.rpartition("=")
-        if not sep or not name:
-            raise UsageError(f"--input-shape wants NAME=D0,D1,..., got {item!r}")
-        shape = []
-        for d in dims.split(",") if dims.strip() else []:
-            d = d.strip()
-            if d in ("?", "-1", "None", "none"):
-                shape.append(None)
-            elif d.isdigit() and int(d) < 2**31:
-                shape.append(int(d))
-            else:
-                raise UsageError(f"--input-shape {item!r}: {d!r} is not a dimension")
-        out[name.split(":")[0]] = shape
-    return out
 
 
 def _format(args) -> str:

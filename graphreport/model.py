@@ -33,7 +33,7 @@ def num_elements(shape: Shape) -> Optional[int]:
     for d in shape:
         if d is None or d < 0:
             return None
-        n *= d
+        n *= int(d)
     return n
 
 
@@ -151,6 +151,32 @@ class Graph:
                         out[prod].append(n.name)
             self._consumers = out
         return self._consumers
+
+    def producer(self, tensor: str) -> Optional[str]:
+        """The name of the node that makes `tensor` (a tensor name; a bare node name stands for its node),
+        or None when no node of the graph makes it."""
+        t = self.tensors.get(tensor)
+        if t is not None:
+            return t.producer
+        name = split_tensor_name(tensor)[0]
+        return name if self.node(name) is not None else None
+
+    def ancestors(self, starts, control: bool = False) -> set[str]:
+        """Names of the nodes that the nodes (or tensors) `starts` depend on, through data edges, and control
+        edges too with `control`. One visit per node. A start is in the result only if another start needs it."""
+        seen: set[str] = set()
+        stack = list(starts)
+        while stack:
+            name = stack.pop()
+            node = self.node(name) or self.node(split_tensor_name(name)[0])
+            if node is None:
+                continue
+            deps = [self.producer(t) for t in node.inputs]
+            for p in deps + node.control_inputs if control else deps:
+                if p and p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+        return seen
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
         """A fact of the graph's structure (nodes, ops, names, edges; not shapes), computed once per graph:

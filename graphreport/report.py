@@ -19,6 +19,7 @@ from typing import Any, Optional
 from . import __version__
 from .analysis import commands, compat, cost, io_suggest, params, shapes, summary
 from .model import Model, split_tensor_name
+from .shapespec import name_bare_shape
 
 SCHEMA_VERSION = 4
 LIST_LIMIT = 200  # long lists in the JSON (unknown shapes/costs) are cut here, with a count
@@ -202,6 +203,8 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
     `outputs` names the outputs the compatibility check traces back from (default: the suggestion)."""
     shape_stats = None
     if model.format != "tflite":
+        if input_shapes and "" in input_shapes:  # a bare --input-shape: the shape of the only input
+            input_shapes = name_bare_shape(input_shapes, [x.name for x in io_suggest.suggest(model).inputs])
         shape_stats = shapes.infer_shapes(model, input_shapes)
     elif input_shapes:
         from .errors import UsageError
@@ -229,7 +232,7 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
         keep = None
         if model.format != "tflite" and io.outputs:
             outs = [o.name for o in io.outputs]
-            keep = io_suggest.ancestors(model.main, outs) | set(outs)
+            keep = model.main.ancestors(outs) | set(outs)
         d = draw.build(rep, keep=keep)
         rep.diagram_svg, rep.diagram_note, rep.diagram_ids, rep.diagram_data = d.svg, d.note, d.ids, d.data
     return rep

@@ -208,14 +208,6 @@ def check_compat(model: Model, outputs: Optional[list[str]] = None,
     return _check_tf(model, outputs, suggestion)
 
 
-def _producer(g: Graph, tname: str) -> Optional[str]:
-    t = g.tensors.get(tname)
-    if t is not None:
-        return t.producer
-    node, idx = split_tensor_name(tname)
-    return node if g.node(node) is not None else None
-
-
 def _resolve_outputs(g: Graph, suggestion, outputs: Optional[list[str]]) -> list[str]:
     if outputs:
         names = []
@@ -227,30 +219,8 @@ def _resolve_outputs(g: Graph, suggestion, outputs: Optional[list[str]]) -> list
             names.append(node)
         return names
     if g.outputs:
-        return list(dict.fromkeys(p for p in (_producer(g, t) for t in g.outputs) if p))
+        return list(dict.fromkeys(p for p in (g.producer(t) for t in g.outputs) if p))
     return [o.name for o in suggestion.outputs if g.node(o.name) is not None]
-
-
-def _ancestors(g: Graph, starts: list[str]) -> list[str]:
-    """Nodes the outputs depend on (data and control inputs), in graph order."""
-    seen: set[str] = set()
-    stack = list(starts)
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        node = g.node(name)
-        if node is None:
-            continue
-        seen.add(name)
-        for t in node.inputs:
-            p = _producer(g, t)
-            if p and p not in seen:
-                stack.append(p)
-        for c in node.control_inputs:
-            if c not in seen:
-                stack.append(c)
-    return [n.name for n in g.nodes if n.name in seen]
 
 
 def _folded(g: Graph, names: list[str]) -> set[str]:
@@ -276,7 +246,7 @@ def _folded(g: Graph, names: list[str]) -> set[str]:
                 continue
         if not node.inputs:
             continue
-        prods = set(_producer(g, t) for t in node.inputs)
+        prods = set(g.producer(t) for t in node.inputs)
         if None in prods:
             continue  # an input without a producing node is never constant
         waiting[name] = len(prods)
@@ -316,7 +286,7 @@ def _data_producers(g: Graph, node: Node) -> list[str]:
         tt = g.tensors.get(t)
         if tt is not None and tt.is_const:
             continue
-        p = _producer(g, t)
+        p = g.producer(t)
         if p and not g.node(p).is_const:
             out.append(p)
     return out
@@ -636,7 +606,8 @@ def _check_tf(model: Model, outputs: Optional[list[str]], suggestion=None) -> Co
         out.verdict = "No outputs found: name the outputs to check what the converter would see."
         out.warnings.append("no outputs could be suggested; pass outputs=[...]")
         return out
-    needed = _ancestors(g, out.outputs)
+    deps = g.ancestors(out.outputs, control=True) | set(out.outputs)
+    needed = [n.name for n in g.nodes if n.name in deps]  # the outputs and what they depend on, in graph order
     relevant = [n for n in needed if n not in apart_names or n in out.outputs]
     apart_on_path = sorted({g.node(n).op for n in needed if n in apart_names
                             and not g.node(n).is_const and g.node(n).op != "NoOp"})

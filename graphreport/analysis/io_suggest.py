@@ -55,10 +55,6 @@ class IOTensor:
     tensor: str = ""  # full tensor name
     note: str = ""
 
-    @property
-    def unknown_dims(self) -> bool:
-        return self.shape is None or any(d is None for d in self.shape)
-
 
 @dataclass
 class IgnoredInput:
@@ -121,24 +117,6 @@ def categories(g: Graph) -> list[Optional[str]]:
     return g.memo("categories", lambda: [categorize(n) for n in g.nodes])
 
 
-def ancestors(g: Graph, starts) -> set[str]:
-    """Names of the nodes that the given nodes depend on through data edges."""
-    seen, stack = set(), list(starts)
-    while stack:
-        name = stack.pop()
-        node = g.node(name)
-        if node is None and ":" in name:  # a tensor name such as "call:1"
-            node = g.node(split_tensor_name(name)[0])
-        if node is None:
-            continue
-        for t in node.inputs:
-            p = g.tensors[t].producer if t in g.tensors else None
-            if p and p not in seen:
-                seen.add(p)
-                stack.append(p)
-    return seen
-
-
 def _io(g: Graph, node: Node) -> IOTensor:
     t = g.tensors.get(node.outputs[0]) if node.outputs else None
     return IOTensor(name=node.name, dtype=t.dtype if t else None, shape=t.shape if t else None,
@@ -163,11 +141,6 @@ def _switch_role(node: Node, g: Graph) -> Optional[IgnoredInput]:
         return IgnoredInput(node.name, "scalar_parameter", "scalar placeholder: a hyper-parameter, not data",
                             None, dtype, shape)
     return None
-
-
-def _producer(g: Graph, tensor: str) -> Optional[str]:
-    t = g.tensors.get(tensor)
-    return t.producer if t is not None else split_tensor_name(tensor)[0]
 
 
 def _reach(g: Graph, starts, allowed: Optional[set] = None, strict: bool = False) -> set[str]:
@@ -202,7 +175,7 @@ def _reads_variable(g: Graph, node: Node) -> bool:
     if node.op in VARIABLE_OPS:
         return True
     if node.op in ("Identity", "Snapshot") and node.inputs:
-        p = g.node(_producer(g, node.inputs[0]) or "")
+        p = g.node(g.producer(node.inputs[0]) or "")
         return p is not None and p.op in VARIABLE_OPS
     return False
 
@@ -227,7 +200,7 @@ def loss_function_internals(g: Graph, forward: set[str], region: set[str]) -> se
             if node is None:
                 continue
             for t in node.inputs:
-                p = _producer(g, t)
+                p = g.producer(t)
                 if p is None or p in region or p in prep:
                     continue
                 pn = g.node(p)

@@ -13,35 +13,24 @@ Rules:
 - Cycles (TF1 while loops: Merge <- NextIteration) are broken at a Merge; shapes inside stay unknown unless
   the loop body pins them.
 - ``input_shapes`` names nodes (``"x"``, no ``:0``); an unknown name raises UsageError.
-- Function calls (PartitionedCall / StatefulPartitionedCall) are resolved through hooks: by default, a
-  function graph of the same model (``Graph(kind="function")``) with declared ``inputs``/``outputs`` is
-  inferred with the call's input shapes; ``register_call_resolver`` adds others (e.g. a SavedModel reader).
+- Function calls (PartitionedCall / StatefulPartitionedCall): a function graph of the same model
+  (``Graph(kind="function")``) with declared ``inputs``/``outputs`` is inferred with the call's input shapes.
 """
 from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ..errors import UsageError
 from ..model import Graph, Model, Node, Tensor, split_tensor_name
 from ..ops.helpers import MAX_VALUE_ELEMENTS, ShapeError, Unknown, known, merge_shapes, num_elements
 from ..ops.registry import Ctx, lookup, node_ctx
+from ..shapespec import format_shape
 
 PLACEHOLDER_OPS = {"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"}
 CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall", "TPUPartitionedCall"}
 MERGE_OPS = {"Merge", "RefMerge"}
-
-CallResolver = Callable[[Model, Graph, Node, Ctx], Optional[list]]
-_CALL_RESOLVERS: list[CallResolver] = []
-
-
-def register_call_resolver(fn: CallResolver) -> CallResolver:
-    """Add a hook for function-call nodes: fn(model, graph, node, ctx) -> output shapes, or None to pass.
-    It may raise ops.helpers.Unknown with a reason."""
-    _CALL_RESOLVERS.append(fn)
-    return fn
-
 
 @dataclass
 class UnknownShape:
@@ -130,12 +119,6 @@ def _topological_order(g: Graph) -> tuple[list[Node], list[str]]:
     return order, broken
 
 
-def fmt_shape(s) -> str:
-    if s is None:
-        return "(unknown rank)"
-    return "[" + ", ".join("?" if d is None else str(d) for d in s) + "]"
-
-
 def _normalize_override(name: str, shape) -> list:
     if shape is None or isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
         raise UsageError(f"input_shapes[{name!r}] must be a list of dimensions, e.g. [1, 224, 224, 3]")
@@ -170,7 +153,7 @@ def resolve_input_shapes(g: Graph, input_shapes: Optional[dict]) -> dict[str, li
             declared = node.attrs.get("shape")
         if declared is not None and len(declared) != len(shape):
             raise UsageError(f"input_shapes[{name!r}] = {shape} has rank {len(shape)}, but {node_name} is "
-                             f"declared with shape {fmt_shape(declared)}")
+                             f"declared with shape {format_shape(declared)}")
         out[node.name] = shape
     return out
 
@@ -293,7 +276,7 @@ class _Walker:
             if all(x is not None for x in v):
                 import numpy as np
 
-                from ..ops.array import np_dtype
+                from ..ops.helpers import np_dtype
 
                 v = np.array(v, dtype=np_dtype(t.dtype, np.int32))
             else:
@@ -323,7 +306,7 @@ class _Walker:
             if self.session.user_fixed:
                 t.shape = new
                 self.stats.inferred += 1
-            self.stats.conflicts.append(f"{t.name}: declared {fmt_shape(old)}, inferred {fmt_shape(new)}"
+            self.stats.conflicts.append(f"{t.name}: declared {format_shape(old)}, inferred {format_shape(new)}"
                                         + (" (inferred kept: input shapes were fixed)"
                                            if self.session.user_fixed else " (declared kept)"))
             return
@@ -383,10 +366,6 @@ class _Session:
         self.active: set[str] = set()
 
     def call(self, model: Model, g: Graph, node: Node, ctx: Ctx) -> Optional[list]:
-        for fn in _CALL_RESOLVERS:
-            res = fn(model, g, node, ctx)
-            if res is not None:
-                return res
         f = node.attrs.get("f")
         fname = f.get("func") if isinstance(f, dict) else None
         declared = _declared_output_shapes(node, ctx.n_out)

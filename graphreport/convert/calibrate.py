@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import UsageError
+from ..shapespec import format_shape
 from .source import IOSpec
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -54,7 +55,7 @@ def random_samples(inputs: list[IOSpec], n: int, seed: int) -> list[Sample]:
 
 
 def _fmt(shape) -> str:
-    return "x".join(str(d) for d in shape) if shape else "scalar"
+    return format_shape(shape, sep="x", brackets=False)
 
 
 def split_array(arr: np.ndarray, spec: IOSpec, origin: str) -> list[np.ndarray]:

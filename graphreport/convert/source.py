@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from ..errors import BadModelError, UsageError
 from ..model import Model, split_tensor_name
+from ..shapespec import format_shape, name_bare_shape, parse_input_shapes
 
 SWITCH_ROLES = ("training_switch", "dropout_keep_prob", "dropout_rate")
 PLACEHOLDERS = {"Placeholder", "PlaceholderV2"}
@@ -182,35 +183,18 @@ def split_names(value: Optional[str]) -> Optional[list[str]]:
 
 
 def parse_shapes(values: Optional[list[str]]) -> dict[str, list]:
-    """['input=1,224,224,3', ...] -> {'input': [1, 224, 224, 3]}; a bare '1,224,224,3' -> {'': [...]}."""
-    out: dict[str, list] = {}
-    for v in values or []:
-        name, sep, dims = v.rpartition("=")
-        if not sep:
-            name, dims = "", v
-        name = name.strip()
-        if name.endswith(":0"):
-            name = name[:-2]
-        try:
-            shape = [int(d) for d in dims.replace("x", ",").split(",") if d.strip() != ""] if dims.strip() else []
-        except ValueError:
-            raise UsageError(f"--input-shape {v!r}: expected NAME=d0,d1,... with whole numbers, "
-                             "e.g. input=1,224,224,3") from None
-        if any(d <= 0 for d in shape):
-            raise UsageError(f"--input-shape {v!r}: every dimension must be a positive number")
-        if name in out:
-            raise UsageError(f"--input-shape given twice for {name or 'the input'}")
-        out[name] = shape
+    """--input-shape (shapespec's syntax), every dimension known: the converter needs fixed shapes."""
+    out = parse_input_shapes(values)
+    for name, shape in out.items():
+        if any(d is None or d <= 0 for d in shape):
+            raise UsageError(f"--input-shape {name or 'without a name'}: every dimension must be a positive number "
+                             "(convert needs fixed shapes)")
     return out
 
 
 def fix_shapes(inputs: list[IOSpec], shapes: dict[str, list], notes: list[str]) -> None:
     """Apply --input-shape, set an unknown batch dimension to 1, and refuse other unknown dimensions."""
-    if "" in shapes:
-        if len(inputs) != 1:
-            raise UsageError("--input-shape without a name works only for a model with one input; "
-                             "write NAME=d0,d1,... (inputs: " + ", ".join(i.name for i in inputs) + ")")
-        shapes = {inputs[0].name: shapes[""], **{k: v for k, v in shapes.items() if k}}
+    shapes = name_bare_shape(shapes, [i.name for i in inputs])
     known = {i.name for i in inputs} | {i.key for i in inputs}
     for name in shapes:
         if name not in known:
@@ -242,7 +226,7 @@ def fix_shapes(inputs: list[IOSpec], shapes: dict[str, list], notes: list[str]) 
 
 
 def _fmt(shape) -> str:
-    return "?" if shape is None else "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+    return format_shape(shape, sep=",")
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -319,7 +303,7 @@ def plan_tf1(kind: str, path: str, model_path: str, prefix: str, inputs: Optiona
                          path)
 
     out_nodes = [split_tensor_name(o.tensor)[0] for o in plan.outputs]
-    needed = io_suggest.ancestors(g, out_nodes) | set(out_nodes)
+    needed = g.ancestors(out_nodes) | set(out_nodes)
     input_nodes = {split_tensor_name(i.tensor)[0] for i in plan.inputs}
     for x in sug.ignored_inputs:
         if x.name in input_nodes or x.name not in needed:

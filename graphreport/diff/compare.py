@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from .. import __version__
 from ..model import split_tensor_name
+from ..shapespec import format_shape
 from .matching import Matching, attrs_key, match_graphs
 
 DIFF_SCHEMA_VERSION = 1
@@ -67,12 +68,6 @@ class DiffReport:
 
 
 # ----------------------------------------------------------------------------------------------------------
-
-def _side(report) -> dict:
-    d = report.to_dict()
-    return {"file": d["file"], "format": d["format"], "file_size": d["file_size"], "totals": d["totals"],
-            "op_counts": d["op_counts"]}
-
 
 def _delta(old_t: dict, new_t: dict) -> dict:
     return {k: (new_t[k] - old_t[k] if isinstance(old_t.get(k), (int, float)) and isinstance(new_t.get(k), (int, float))
@@ -178,10 +173,6 @@ def _short(v, limit: int = 80) -> str:
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
-def _fmt_shape(s) -> str:
-    return "?" if s is None else "[" + ", ".join("?" if d is None else str(d) for d in s) + "]"
-
-
 def _conflict(a: list, b: list) -> bool:
     """Two shapes that cannot be the same tensor: another rank, or a fixed dimension fixed otherwise."""
     return len(a) != len(b) or any(x is not None and y is not None and x != y for x, y in zip(a, b))
@@ -208,7 +199,7 @@ def _node_changes(old_rep, new_rep, m, same_vocab: bool) -> list[str]:
         if same_vocab and tx.dtype != ty.dtype:
             what.append(f"output {i} dtype {tx.dtype} → {ty.dtype}")
         if tx.shape != ty.shape and tx.shape is not None and ty.shape is not None and (same_vocab or _conflict(tx.shape, ty.shape)):
-            what.append(f"output {i} shape {_fmt_shape(tx.shape)} → {_fmt_shape(ty.shape)}")
+            what.append(f"output {i} shape {format_shape(tx.shape)} → {format_shape(ty.shape)}")
     if same_vocab:
         if len(a.outputs) != len(b.outputs):
             what.append(f"outputs {len(a.outputs)} → {len(b.outputs)}")
@@ -217,7 +208,8 @@ def _node_changes(old_rep, new_rep, m, same_vocab: bool) -> list[str]:
         sa = [go.tensors[t].shape for t in wa if t in go.tensors]
         sb = [gn.tensors[t].shape for t in wb if t in gn.tensors]
         if sa != sb:
-            what.append("weight shapes " + ", ".join(map(_fmt_shape, sa)) + " → " + ", ".join(map(_fmt_shape, sb)))
+            what.append("weight shapes " + ", ".join(map(format_shape, sa)) + " → "
+                        + ", ".join(map(format_shape, sb)))
         ka, kb = old_rep.node_costs().get(a.name), new_rep.node_costs().get(b.name)
         if ka is not None and kb is not None and ka.weight_bytes != kb.weight_bytes:
             what.append(f"weight bytes {ka.weight_bytes:,} → {kb.weight_bytes:,}")

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from ..errors import UsageError
 
 SIMPLE = ("io", "flex", "unsupported", "int8", "any")
-FIGURE_GATES = {"params": "params", "flops": "flops", "size": "file_size"}
 _FIGURE = re.compile(r"^(params|flops|size):\+?(\d+(?:\.\d+)?)%?$")
 
 

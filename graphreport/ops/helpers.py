@@ -6,9 +6,9 @@ statically, and :class:`ShapeError` when the inputs contradict each other.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
 
-Shape = Optional[list]
+from ..model import Shape, num_elements
 
 
 class _LazyNumpy:
@@ -40,6 +40,32 @@ class ShapeError(Unknown):
     """The inputs contradict each other (e.g. shapes that do not broadcast); the result stays unknown."""
 
 
+# dtype name -> numpy type name (numpy itself is imported on first use, see helpers.np)
+NP_DTYPES = {"float16": "float16", "float32": "float32", "float64": "float64", "int8": "int8", "int16": "int16",
+             "int32": "int32", "int64": "int64", "uint8": "uint8", "uint16": "uint16", "uint32": "uint32",
+             "uint64": "uint64", "bool": "bool_"}
+
+
+def np_dtype(name: Optional[str], default=None):
+    """The numpy type of a dtype name; `default` (numpy.int64 when not given) for other names."""
+    np_name = NP_DTYPES.get(name or "")
+    if np_name is not None:
+        return getattr(np, np_name)
+    return np.int64 if default is None else default
+
+
+def small(n: Optional[int]) -> bool:
+    return n is not None and n <= MAX_VALUE_ELEMENTS
+
+
+ZERO = {"macs": 0, "flops": 0}
+
+
+def free(ctx):
+    """0 MACs, 0 FLOPs: the op moves, views or describes data without arithmetic."""
+    return dict(ZERO)
+
+
 def known(shape: Shape) -> bool:
     """True when the rank and every dimension are known."""
     return shape is not None and all(d is not None for d in shape)
@@ -51,18 +77,7 @@ def rank(shape: Shape) -> Optional[int]:
 
 def checked_mul(*dims) -> Optional[int]:
     """Product of dimensions; None when any is unknown (or negative, i.e. not a real size)."""
-    n = 1
-    for d in dims:
-        if d is None or d < 0:
-            return None
-        n *= int(d)
-    return n
-
-
-def num_elements(shape: Shape) -> Optional[int]:
-    if shape is None:
-        return None
-    return checked_mul(*shape)
+    return num_elements(dims)
 
 
 def checked_add(*dims) -> Optional[int]:
@@ -94,22 +109,6 @@ def merge_shapes(a: Shape, b: Shape) -> Shape:
     return [merge_dim(x, y) for x, y in zip(a, b)]
 
 
-def more_specific(new: Shape, old: Shape) -> bool:
-    """True when `new` knows something `old` does not (and does not contradict it)."""
-    if new is None:
-        return False
-    if old is None:
-        return True
-    if len(new) != len(old):
-        return False
-    better = False
-    for n, o in zip(new, old):
-        if o is None and n is not None:
-            better = True
-        elif o is not None and n is not None and n != o:
-            return False
-    return better
-
 
 def broadcast(*shapes: Shape) -> Shape:
     """NumPy/TensorFlow broadcasting of any number of shapes. An unknown dim against a known dim > 1 takes
@@ -133,6 +132,16 @@ def broadcast(*shapes: Shape) -> Shape:
                 res = d
         out.append(None if (unknown and res == 1) else res)
     return out
+
+
+def unknown_dims_of_input_rank(ctx, operand: int, reason: str) -> list:
+    """The output of an op whose per-axis operand (a permutation, paddings, multiples) is not constant: as many
+    unknown dimensions as the input has, or as the operand's length says; `reason` when neither is known."""
+    s, ps = ctx.shape(0), ctx.shape(operand)
+    r = len(s) if s is not None else (ps[0] if ps else None)
+    if r is None:
+        raise Unknown(reason)
+    return [[None] * r]
 
 
 def normalize_axis(axis: int, r: int) -> int:
@@ -164,16 +173,6 @@ def conv_out_dim(size, k, stride=1, dilation=1, padding="VALID", pad_before=0, p
     return max(out, 0)
 
 
-def conv_transpose_out_dim(size, k, stride=1, dilation=1, padding="VALID"):
-    """Output length of a transposed convolution when no output shape is given (the usual choice)."""
-    if size is None or k is None:
-        return None
-    eff = (int(k) - 1) * int(dilation) + 1
-    if str(padding).upper() == "SAME":
-        return int(size) * int(stride)
-    return (int(size) - 1) * int(stride) + eff
-
-
 def layout(data_format: Optional[str], nd: int) -> tuple[int, int, list[int]]:
     """(batch axis, channel axis, spatial axes) of an N-spatial-dim tensor in `data_format`.
 
@@ -187,32 +186,8 @@ def layout(data_format: Optional[str], nd: int) -> tuple[int, int, list[int]]:
     raise Unknown(f"data_format {data_format!r} not supported")
 
 
-def as_int_list(v) -> Optional[list]:
-    """A 1-D int value (numpy array, list, scalar) -> list of ints (None entries preserved); None if absent."""
-    if v is None:
-        return None
-    try:
-        import numpy as np
-
-        if isinstance(v, np.ndarray):
-            return [int(x) for x in v.reshape(-1).tolist()]
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(v, (list, tuple)):
-        return [None if x is None else int(x) for x in v]
-    return [int(v)]
-
-
 def dims_from_shape_value(v: Optional[Sequence]) -> Shape:
     """A shape operand (e.g. Reshape's `shape`, Fill's `dims`) -> shape; -1 or None entries -> None."""
     if v is None:
         return None
     return [None if (d is None or d < 0) else int(d) for d in v]
-
-
-def prod_known(dims: Iterable) -> int:
-    n = 1
-    for d in dims:
-        if d is not None:
-            n *= int(d)
-    return n

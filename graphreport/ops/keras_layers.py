@@ -28,9 +28,10 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from .array import free
-from .helpers import ShapeError, Unknown, broadcast, checked_mul, conv_out_dim, normalize_axis, num_elements
-from .math import _fmt, out_elements
+from ..shapespec import UNKNOWN_RANK, format_shape
+from .helpers import (ShapeError, Unknown, broadcast, checked_mul, conv_out_dim, free, normalize_axis,
+                      num_elements)
+from .math import out_elements
 from .registry import cost_rule, shape_rule
 
 K = "keras"
@@ -235,7 +236,7 @@ def _dense_cost(ctx):
     x = x_shape(ctx)
     n = out_elements(ctx)
     if x[-1] is None:
-        raise Unknown(f"input depth of {_fmt(x)} unknown")
+        raise Unknown(f"input depth of {format_shape(x, unknown_rank=UNKNOWN_RANK)} unknown")
     macs = n * x[-1]
     return {"macs": macs, "flops": 2 * macs + bias_act(ctx, n)}
 
@@ -362,7 +363,7 @@ def _transposed_cost(ctx):
     ks, _, _ = _conv_params(ctx, nsp)
     nin = num_elements(x_shape(ctx))
     if nin is None:
-        raise Unknown(f"input shape {_fmt(x_shape(ctx))} not fully known")
+        raise Unknown(f"input shape {format_shape(x_shape(ctx), unknown_rank=UNKNOWN_RANK)} not fully known")
     macs = nin * checked_mul(*ks) * ctx.attr("filters")
     n = out_elements(ctx)
     return {"macs": macs, "flops": 2 * macs + bias_act(ctx, n)}
@@ -413,7 +414,7 @@ def _in_elements(ctx) -> int:
     x = x_shape(ctx)
     n = num_elements(x)
     if n is None:
-        raise Unknown(f"input shape {_fmt(x)} not fully known")
+        raise Unknown(f"input shape {format_shape(x, unknown_rank=UNKNOWN_RANK)} not fully known")
     return n
 
 
@@ -489,7 +490,7 @@ def _group_norm_cost(ctx):
     groups = ctx.attr("groups", 32) or 1
     axis = normalize_axis(ctx.attr("axis", -1), len(x))
     if x[0] is None or x[axis] is None:
-        raise Unknown(f"input shape {_fmt(x)} not fully known")
+        raise Unknown(f"input shape {format_shape(x, unknown_rank=UNKNOWN_RANK)} not fully known")
     bg, bc = x[0] * groups, x[0] * x[axis]
     scale, center = bool(ctx.attr("scale", True)), bool(ctx.attr("center", True))
     return {"macs": 0, "flops": 6 * n + bg * (4 if scale else 5) + bc * ((2 if scale else 0) + int(center))}

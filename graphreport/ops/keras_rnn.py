@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..shapespec import UNKNOWN_RANK, format_shape
 from .helpers import ShapeError, Unknown, checked_mul, num_elements
 from .keras_layers import ACTIVATION_FLOPS, K, activation_flops, data_dtypes, data_shapes, x_shape
-from .math import _fmt, out_elements
+from .math import out_elements
 from .registry import Ctx, cost_rule, lookup, shape_rule
 
 RNN = ("SimpleRNN", "LSTM", "GRU", "CuDNNLSTM", "CuDNNGRU")
@@ -88,7 +89,7 @@ def rnn_step_cost(cls: str, attrs: dict, d: int) -> tuple[int, int]:
 
 def rnn_cost(cls: str, attrs: dict, x) -> tuple[int, int]:
     if x is None or len(x) != 3 or any(v is None for v in x):
-        raise Unknown(f"input shape {_fmt(x)} not fully known")
+        raise Unknown(f"input shape {format_shape(x, unknown_rank=UNKNOWN_RANK)} not fully known")
     m, f = rnn_step_cost(cls, attrs, x[2])
     steps = x[0] * x[1]
     return m * steps, f * steps
@@ -281,7 +282,7 @@ def _time_distributed_cost(ctx):
     x = x_shape(ctx)
     bt = checked_mul(x[0], x[1])
     if bt is None:
-        raise Unknown(f"input shape {_fmt(x)} not fully known")
+        raise Unknown(f"input shape {format_shape(x, unknown_rank=UNKNOWN_RANK)} not fully known")
     sub, info = _inner_ctx(ctx, [bt, *x[2:]])
     if info.cost is None:
         raise Unknown(f"no cost rule for the wrapped layer {sub.op}")

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 
-from .array import np_dtype, small
-from .helpers import ShapeError, Unknown, broadcast, checked_mul, normalize_axis, np, num_elements
+from ..shapespec import UNKNOWN_RANK, format_shape
+from .helpers import (ShapeError, Unknown, broadcast, checked_mul, normalize_axis, np, np_dtype, num_elements,
+                      small)
 from .registry import cost_rule, shape_rule, value_rule
 
 # ---------------------------------------------------------------------------------------------------------
@@ -77,7 +78,7 @@ def out_elements(ctx, i: int = 0) -> int:
     s = ctx.out_shape(i)
     n = num_elements(s)
     if n is None:
-        raise Unknown(f"output shape {_fmt(s)} not fully known")
+        raise Unknown(f"output shape {format_shape(s, unknown_rank=UNKNOWN_RANK)} not fully known")
     return n
 
 
@@ -85,14 +86,8 @@ def in_elements(ctx, i: int = 0) -> int:
     s = ctx.shape(i)
     n = num_elements(s)
     if n is None:
-        raise Unknown(f"input {i} shape {_fmt(s)} not fully known")
+        raise Unknown(f"input {i} shape {format_shape(s, unknown_rank=UNKNOWN_RANK)} not fully known")
     return n
-
-
-def _fmt(s) -> str:
-    if s is None:
-        return "(unknown rank)"
-    return "[" + ", ".join("?" if d is None else str(d) for d in s) + "]"
 
 
 def per_element(k: int):

@@ -18,9 +18,9 @@ Cost conventions:
 """
 from __future__ import annotations
 
-from .array import free
-from .helpers import ShapeError, Unknown, checked_mul, conv_out_dim, layout, merge_dim
-from .math import _fmt, in_elements, out_elements, per_element
+from ..shapespec import UNKNOWN_RANK, format_shape
+from .helpers import ShapeError, Unknown, checked_mul, conv_out_dim, free, layout, merge_dim
+from .math import in_elements, out_elements, per_element
 from .registry import cost_rule, shape_rule
 
 CONV2D = ("Conv2D", "_FusedConv2D", "FusedConv2DBiasActivation")
@@ -91,7 +91,7 @@ def _depthwise(ctx):
 def _filter(ctx, i=1):
     w = ctx.shape(i)
     if w is None or any(d is None for d in w):
-        raise Unknown(f"filter shape {_fmt(w)} not fully known")
+        raise Unknown(f"filter shape {format_shape(w, unknown_rank=UNKNOWN_RANK)} not fully known")
     return w
 
 
@@ -211,10 +211,6 @@ def _backprop_filter_cost(ctx):
 
 # ---------------------------------------------------------------------------------------------------------
 # pooling
-POOL2D = ("MaxPool", "AvgPool", "MaxPoolWithArgmax", "FractionalMaxPool")
-POOL3D = ("MaxPool3D", "AvgPool3D")
-
-
 def _pool_params(ctx):
     if ctx.op == "MaxPoolV2":
         ks, st = ctx.value(1), ctx.value(2)

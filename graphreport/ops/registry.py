@@ -207,7 +207,7 @@ def _load_families() -> None:
     if not _loaded:
         _loaded = True
         from . import tf_dtypes  # noqa: F401  (registers rules)
-        from . import array, math, nn, tflite_ops  # noqa: F401  (shape, value and cost rules)
+        from . import array, indexing, joining, math, nn, plumbing, tflite_ops  # noqa: F401  (shape, value, cost)
         from . import keras_layers, keras_rnn  # noqa: F401  (Keras layer rules, dialect "keras")
 
 

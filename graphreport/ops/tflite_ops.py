@@ -15,8 +15,7 @@ Quantized models use the same formulas (a MAC is an integer MAC there).
 """
 from __future__ import annotations
 
-from .array import free
-from .helpers import Unknown, checked_mul
+from .helpers import Unknown, checked_mul, free
 from .math import in_elements, out_elements
 from .registry import cost_rule
 

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..shapespec import compact_shape
 from . import svg
 
 SMALL = 150  # at most this many drawn ops: fully expanded, as one static Graphviz SVG
@@ -180,7 +181,7 @@ class Builder:
                 if t is None or t.is_const or t.producer not in idx:
                     continue
                 self.edges.append((self.leaf_item[idx[t.producer]], self.leaf_item[i],
-                                   svg.fmt_shape(t.shape) if t.shape is not None else ""))
+                                   compact_shape(t.shape) if t.shape is not None else ""))
 
     # ---------------------------------------------------------------- views
     def ancestors(self, k: int) -> list[int]:

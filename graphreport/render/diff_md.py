@@ -3,8 +3,9 @@ outputs, TFLite / int8 regressions, figures, op types, layers), long lists colla
 65,536 characters (GitHub's limit for a comment)."""
 from __future__ import annotations
 
+from ..shapespec import format_shape
 from . import figure_text, human_bytes
-from .markdown import _cell, _shape
+from .markdown import _cell
 
 LIMIT = 65_536
 FIGURE_ROWS = (("params", "parameters"), ("weight_bytes", "weight bytes"), ("macs", "MACs"), ("flops", "FLOPs"),
@@ -24,7 +25,7 @@ def _pct(old, delta) -> str:
 
 
 def _io_text(x) -> str:
-    return "—" if x is None else f"{x['dtype']} {_shape(x['shape'])}"
+    return "—" if x is None else f"{x['dtype']} {format_shape(x['shape'])}"
 
 
 def _details(summary: str, lines: list[str]) -> list[str]:

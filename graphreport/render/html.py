@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from ..render import figure_text, human_bytes
 from ..render.charts import _si, bar_chart
-from ..render.svg import fmt_shape
+from ..shapespec import compact_shape, format_shape
 
 FORMAT_NAMES = {"graphdef": "TensorFlow GraphDef", "tflite": "TensorFlow Lite flatbuffer",
                 "savedmodel": "TensorFlow SavedModel", "checkpoint": "TensorFlow MetaGraph + checkpoint",
@@ -65,8 +65,7 @@ def _env() -> jinja2.Environment:
                              bytecode_cache=bytecode_cache(repr(sorted(_ENV_OPTIONS.items(), key=str))))
     env.filters["num"] = _num
     env.filters["bytes"] = human_bytes
-    env.filters["shape"] = lambda s: "?" if s is None else "[" + ", ".join(
-        "?" if d is None else str(d) for d in s) + "]"
+    env.filters["shape"] = format_shape
     env.filters["quant"] = _quant
     env.filters["si"] = lambda v: "?" if v is None else _si(v)
     env.globals["figure"] = lambda totals, key, unit="num": figure_text(
@@ -87,11 +86,11 @@ def node_rows(report) -> list[dict]:
     for i, n in enumerate(g.nodes):
         if n.is_const:
             continue
-        w = [f"{t.rsplit(':', 1)[0] if t.endswith(':0') else t} {fmt_shape(g.tensors[t].shape)}"
+        w = [f"{t.rsplit(':', 1)[0] if t.endswith(':0') else t} {compact_shape(g.tensors[t].shape)}"
              for t in weights.get(n.name, [])]
         const = set(weights.get(n.name, []))
         ins = [t[:-2] if t.endswith(":0") else t for t in n.inputs if t not in const]
-        outs = [f"{g.tensors[t].dtype or '?'} {fmt_shape(g.tensors[t].shape)}" for t in n.outputs]
+        outs = [f"{g.tensors[t].dtype or '?'} {compact_shape(g.tensors[t].shape)}" for t in n.outputs]
         c = report.compat.nodes.get(n.name) if report.compat else None
         k = costs.get(n.name)
         flops_text = ("?" if not k.known else (f"{k.flops:,}" if k.flops else "")) if k else ""

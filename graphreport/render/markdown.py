@@ -3,6 +3,7 @@ the cost: MACs, FLOPs with the batch-1 note, peak activation memory, parameters)
 then the op types that do the work (by FLOPs, not by count: Const and Identity do none)."""
 from __future__ import annotations
 
+from ..shapespec import format_shape
 from . import figure_text, human_bytes
 
 TOP_OPS = 8
@@ -12,10 +13,6 @@ def _cell(s) -> str:
     """Model text inside a table cell: no HTML, no broken cells or code spans."""
     s = str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return s.replace("|", "\\|").replace("\n", " ").replace("\r", " ").replace("`", "'")
-
-
-def _shape(s) -> str:
-    return "?" if s is None else "[" + ", ".join("?" if d is None else str(d) for d in s) + "]"
 
 
 def _si(v) -> str:
@@ -80,9 +77,9 @@ def render_markdown(report) -> str:
     lines += ["| role | name | dtype | shape |", "|---|---|---|---|"]
     for kind in ("inputs", "outputs"):
         for x in r[kind]:
-            lines.append(f"| {kind[:-1]} | `{_cell(x['name'])}` | {x['dtype']} | {_shape(x['shape'])} |")
+            lines.append(f"| {kind[:-1]} | `{_cell(x['name'])}` | {x['dtype']} | {format_shape(x['shape'])} |")
     for x in r["ignored_inputs"]:
-        lines.append(f"| set apart ({x['role']}) | `{_cell(x['name'])}` | {x['dtype']} | {_shape(x['shape'])} |")
+        lines.append(f"| set apart ({x['role']}) | `{_cell(x['name'])}` | {x['dtype']} | {format_shape(x['shape'])} |")
     lines.append("")
     # 4. where the compute goes
     lines.append(_ops_by_compute(r))

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 from ..model import Model
+from ..shapespec import compact_shape
 
 MAX_NODES = 1500
 DOT_TIMEOUT_S = 20
@@ -43,12 +44,6 @@ def quote(s: str) -> str:
     """A Graphviz double-quoted string: backslashes and quotes escaped, no raw newlines."""
     s = s.replace("\\", "\\\\").replace('"', '\\"')
     return '"' + s.replace("\r", " ").replace("\n", "\\n") + '"'
-
-
-def fmt_shape(shape) -> str:
-    if shape is None:
-        return "?"
-    return "×".join("?" if d is None else str(d) for d in shape) or "scalar"
 
 
 def constant_expressions(g) -> set[str]:
@@ -121,7 +116,7 @@ def build_dot(model: Model, max_nodes: int = MAX_NODES, keep=None, clusters_on: 
             t = g.tensors.get(tname)
             if t is None or t.is_const or t.producer not in ids:
                 continue
-            lab = fmt_shape(t.shape) if t.shape is not None else ""
+            lab = compact_shape(t.shape) if t.shape is not None else ""
             lines.append(f"{ids[t.producer]} -> {ids[n.name]}" + (f" [label={quote(lab)}];" if lab else ";"))
     lines.append("}")
     return "\n".join(lines), ids, len(ops) - len(drawn), len(folded)
