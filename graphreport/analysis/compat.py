@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 from ..errors import UsageError
 from ..model import FLOAT_DTYPES, Graph, Model, Node, num_elements, split_tensor_name
+from ..opdata import roles as op_roles
 from . import io_suggest
 from .shapes import topological_order
 
@@ -31,25 +32,18 @@ FLEX_FIX = ("convert with target_spec.supported_ops = [TFLITE_BUILTINS, SELECT_T
 CUSTOM_FIX = ("replace it with supported ops, or write a TFLite custom op (converter.allow_custom_ops = True) "
               "and register its kernel with the interpreter")
 
-PLACEHOLDERS = {"Placeholder", "PlaceholderV2"}
-VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp", "ReadVariableOp", "VarIsInitializedOp",
-                "ResourceGather", "TemporaryVariable"}
-V1_CONTROL_FLOW = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "RefSwitch", "RefMerge",
-                   "RefEnter", "RefExit", "RefNextIteration"}
-V2_CONTROL_FLOW = {"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase"}
-CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
-FAKE_QUANT = re.compile(r"^(FakeQuantWithMinMax\w*|QuantizeAndDequantize\w*)$")
-PIPELINE_OPS = re.compile(r"^(\w*Queue\w*|QueueDequeue\w*|Iterator\w*|OneShotIterator|MakeIterator|\w*Dataset\w*|"
-                          r"\w*ReaderV2|ReaderRead\w*|ParseExample\w*|ParseSingleExample|DecodeRaw|"
-                          r"TFRecordReader\w*)$")
+PLACEHOLDERS = op_roles.ops("placeholder")
+VARIABLE_OPS = op_roles.ops("variable", "variable_read", "variable_check", "variable_gather", "variable_temp")
+V1_CONTROL_FLOW = op_roles.ops("switch", "merge", "loop")
+V2_CONTROL_FLOW = op_roles.ops("if", "while", "case")
+CALL_OPS = op_roles.ops("call")
+FAKE_QUANT = op_roles.pattern("fake_quant")
+PIPELINE_OPS = op_roles.pattern("pipeline")
 # ops whose value is not a function of their inputs: never constant-folded
-STATEFUL = re.compile(r"^(Random\w*|TruncatedNormal|Multinomial|ParameterizedTruncatedNormal|Placeholder\w*|"
-                      r"StatelessRandom\w*|StatelessTruncatedNormal\w*|StatelessMultinomial|"
-                      r"Variable\w*|VarHandleOp|ReadVariableOp|\w*Queue\w*|Iterator\w*|\w*HashTable\w*|"
-                      r"LookupTable\w*|TensorArray\w*|Print\w*|Assert|Stateful\w*|If|While|Case|_Arg)$")
+STATEFUL = op_roles.pattern("stateful")
 # shape-reading ops fold when the input's shape is fully known
-SHAPE_OPS = {"Shape", "Size", "Rank", "ShapeN"}
-RANDOM_OPS = re.compile(r"^(Random\w*|TruncatedNormal)$")
+SHAPE_OPS = op_roles.ops("shape_read")
+RANDOM_OPS = op_roles.pattern("random_stateful")
 TRAINING_SCOPE = re.compile(r"(^|/)(dropout\w*|Dropout\w*|cond(_\d+)?/Switch)(/|$)")
 
 

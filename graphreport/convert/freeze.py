@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import BadModelError, ConversionError
 from ..model import split_tensor_name
+from ..opdata import roles as op_roles
 from .source import Plan
 
 VALUE_SCOPE = "graphreport_inference_value"
@@ -119,7 +120,7 @@ def _graphdef_like(graph_def):
     return out
 
 
-VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp", "ReadVariableOp", "ResourceGather", "TemporaryVariable"}
+VARIABLE_OPS = op_roles.ops("variable", "variable_read", "variable_gather", "variable_temp")
 
 
 def _check_frozen(graph_def) -> None:
@@ -188,7 +189,7 @@ def prepare_graphdef(tf, plan: Plan):
     return _finish(tf, g.as_graph_def(), plan)
 
 
-LOOP_OPS = {"Enter", "Exit", "NextIteration", "LoopCond", "RefEnter", "RefExit", "RefNextIteration"}
+LOOP_OPS = op_roles.ops("loop")
 
 
 def _const_bool(tf, nodes: dict, tensor: str):
@@ -208,7 +209,7 @@ def _const_bool(tf, nodes: dict, tensor: str):
     return bool(v.reshape(())) if v.dtype == np.bool_ and v.size == 1 else None
 
 
-IF_OPS = ("If", "StatelessIf")
+IF_OPS = op_roles.ops("if")
 
 
 def resolve_constant_ifs(tf, graph_def, protected: set = frozenset(), rounds: int = 8):

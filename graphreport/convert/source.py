@@ -15,10 +15,11 @@ from typing import Any, Optional
 
 from ..errors import BadModelError, UsageError
 from ..model import Model, split_tensor_name
+from ..opdata import roles as op_roles
 
 SWITCH_ROLES = ("training_switch", "dropout_keep_prob", "dropout_rate")
-PLACEHOLDERS = {"Placeholder", "PlaceholderV2"}
-VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp", "TemporaryVariable"}
+PLACEHOLDERS = op_roles.ops("placeholder")
+VARIABLE_OPS = op_roles.ops("variable", "variable_temp")
 
 
 @dataclass

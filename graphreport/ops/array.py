@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..opdata import roles as op_roles
 from .helpers import (MAX_VALUE_ELEMENTS, ShapeError, Unknown, broadcast, checked_add, checked_mul,
                       dims_from_shape_value, merge_dim, merge_shapes, normalize_axis, np, num_elements)
 from .registry import cost_rule, shape_rule, value_rule
@@ -42,29 +43,13 @@ def free(ctx):
 
 # ---------------------------------------------------------------------------------------------------------
 # free by nature
-FREE_OPS = (
-    "Const", "Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "NoOp", "Identity", "IdentityN",
-    "Snapshot", "StopGradient", "PreventGradient", "CheckNumerics", "CheckNumericsV2", "EnsureShape",
-    "Enter", "RefEnter", "Exit", "RefExit", "Switch", "RefSwitch", "Merge", "RefMerge", "NextIteration",
-    "RefNextIteration", "LoopCond", "ControlTrigger", "Shape", "ShapeN", "Size", "Rank", "Reshape", "Squeeze",
-    "ExpandDims", "Transpose", "ConjugateTranspose", "ConcatV2", "Concat", "Pack", "Unpack", "Split",
-    "SplitV", "Slice", "StridedSlice", "Pad", "PadV2", "MirrorPad", "Tile", "Gather", "GatherV2",
-    "ResourceGather", "GatherNd", "Fill", "ZerosLike", "OnesLike", "BroadcastTo", "BroadcastArgs",
-    "Reverse", "ReverseV2", "OneHot", "Where", "Unique", "Range", "DepthToSpace", "SpaceToDepth",
-    "SpaceToBatchND", "BatchToSpaceND", "SpaceToBatch", "BatchToSpace", "VariableV2", "Variable",
-    "VarHandleOp", "ReadVariableOp", "VarIsInitializedOp", "Assert", "Print", "PrintV2", "Bitcast",
-    "DebugIdentity", "DebugIdentityV2", "DebugNanCount", "RefIdentity", "ScatterNd", "Empty",
-    "TensorListReserve", "TensorListFromTensor", "TensorListStack", "TensorListGetItem", "TensorListSetItem",
-    "TensorListLength", "TensorListElementShape",
-)
+FREE_OPS = op_roles.ordered("free")
 cost_rule(*FREE_OPS)(free)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # identity-likes
-IDENTITY_OPS = ("Identity", "Snapshot", "StopGradient", "PreventGradient", "CheckNumerics", "CheckNumericsV2",
-                "Exit", "RefExit", "NextIteration", "RefNextIteration", "RefIdentity", "DebugIdentity",
-                "DebugIdentityV2")
+IDENTITY_OPS = op_roles.ordered("identity")
 
 
 @shape_rule(*IDENTITY_OPS)

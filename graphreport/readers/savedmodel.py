@@ -34,6 +34,7 @@ from google.protobuf.message import DecodeError
 
 from ..errors import BadModelError
 from ..model import Graph, Model, Signature, Tensor, num_elements, split_tensor_name
+from ..opdata import roles as op_roles
 from . import checkpoint_index, tfproto
 from .graphdef import build_graph, shape_of
 from .tfproto import dtype_name
@@ -41,8 +42,8 @@ from .tfproto import dtype_name
 FORMAT = "savedmodel"
 SERVING_TAG = "serve"
 SERVING_SIGNATURE = "serving_default"
-CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall", "TPUPartitionedCall"}
-VARIABLE_OPS = {"VarHandleOp", "VariableV2", "Variable"}
+CALL_OPS = op_roles.ops("call", "call_tpu")
+VARIABLE_OPS = op_roles.ops("variable")
 MAX_DEPTH = 32  # nested function calls expanded
 MAX_EXPANDED_NODES = 1_000_000  # nodes created by expansion, all calls together, at most ...
 EXPANSION_FACTOR = 16  # ... and at most this many times the nodes the file holds (graph + functions) ...
