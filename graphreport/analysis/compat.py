@@ -133,7 +133,7 @@ def _matches(when: dict, attrs: dict) -> bool:
     return True
 
 
-RANDOM = re.compile(r"^(Stateless)?(Random\w*|TruncatedNormal|Multinomial)(V\d)?$")
+RANDOM = op_roles.pattern("random_any")
 
 
 def node_dtype(g: Graph, node: Node) -> Optional[str]:
@@ -300,7 +300,7 @@ def _io_dtypes(g: Graph, node: Node) -> list[Optional[str]]:
     return out
 
 
-GELU_OPS = {"Mul", "RealDiv", "Neg", "Add", "AddV2", "Pow", "Erf", "Erfc", "Tanh", "Square"}
+GELU_OPS = op_roles.ops("gelu_part")
 
 
 def _data_producers(g: Graph, node: Node) -> list[str]:
@@ -316,7 +316,7 @@ def _data_producers(g: Graph, node: Node) -> list[str]:
     return out
 
 
-L2NORM_OPS = {"Square", "Sum", "Maximum", "Add", "AddV2", "Rsqrt", "Sqrt", "RealDiv", "Mul"}
+L2NORM_OPS = op_roles.ops("l2norm_part")
 
 
 def gelu_pattern(g: Graph, anchor: Node, cons: dict[str, list[str]], cyclic: frozenset = frozenset()) -> set[str]:
@@ -479,7 +479,7 @@ def classify_tf_node(g: Graph, node: Node, fmt: str, cons: dict[str, list[str]])
     op = node.op
     if op in PLACEHOLDERS:
         return NodeCompat(node.name, op, "input", "ok", "a model input")
-    if op in ("NoOp", "ControlTrigger"):
+    if op in op_roles.CONTROL_ANCHORS:
         return NodeCompat(node.name, op, "removed", "ok", "control-dependency anchor: the converter drops it")
     if op in VARIABLE_OPS:
         if fmt in ("savedmodel", "keras", "tfjs"):
@@ -724,8 +724,7 @@ def _verdict(out: CompatReport) -> str:
 
 
 def _tf_notes(g: Graph, model: Model, relevant: list[str], folded: set[str], out: CompatReport) -> None:
-    weight_ops = {"Conv2D", "DepthwiseConv2dNative", "MatMul", "BatchMatMulV2", "BatchMatMulV3", "Conv3D",
-                  "Conv2DBackpropInput", "Einsum", "GatherV2"}
+    weight_ops = op_roles.WEIGHT_OPERANDS
     big = 0
     for name in relevant:
         node = g.node(name)

@@ -197,7 +197,7 @@ def _in_scope(name: str, scope: str) -> bool:
 def _reads_variable(g: Graph, node: Node) -> bool:
     if node.op in VARIABLE_OPS:
         return True
-    if node.op in ("Identity", "Snapshot") and node.inputs:
+    if node.op in op_roles.FORWARD and node.inputs:
         p = g.node(_producer(g, node.inputs[0]) or "")
         return p is not None and p.op in VARIABLE_OPS
     return False

@@ -10,6 +10,7 @@ Roles (exact op names, in OP_ROLES):
   placeholder          a graph input: Placeholder, PlaceholderV2
   placeholder_default  a graph input that has a default value (PlaceholderWithDefault)
   variable             a variable's own node (holds or names the value)
+  variable_ref         a TF1 reference variable's own node (VariableV2, Variable)
   variable_temp        a variable that lives for one step (TemporaryVariable)
   variable_read        reads a resource variable's value
   variable_gather      gathers rows of a resource variable
@@ -19,6 +20,9 @@ Roles (exact op names, in OP_ROLES):
   switch, merge, loop  TF1 control flow: cond's Switch/Merge; while-loop frames (Enter, Exit, NextIteration...)
   if, while, case      TF2 functional control flow
   const, noop, debug   a constant; a no-op; asserts and prints
+  control_anchor       only anchors control dependencies (NoOp, ControlTrigger): converters drop it
+  forward              its output is its one input (Identity, Snapshot): followed through to the source
+  select               chooses elementwise between two inputs (Select, SelectV2)
   shape_read           reads only its input's shape (folds when that shape is known)
   saver                checkpoint save/restore plumbing
   init                 variable initialization and assignment
@@ -30,8 +34,11 @@ Roles (exact op names, in OP_ROLES):
   random               draws random numbers, output shape from the `shape` operand
   no_fold              never constant-folded by the cost walk (besides placeholders)
   free                 no arithmetic: 0 MACs, 0 FLOPs
-Roles given by name patterns (NAME_PATTERNS): pipeline, stateful, random_stateful, fake_quant, summary,
-optimizer_apply.
+  gelu_part            may appear in an unfused GELU that the converter fuses to one GELU builtin
+  weight_operand       takes a weight tensor as an operand (big-weights note of the compatibility check)
+  l2norm_part          may appear in an unfused L2 normalization (fused to L2_NORMALIZATION)
+Roles given by name patterns (NAME_PATTERNS): pipeline, stateful, random_stateful, random_any, fake_quant,
+summary, optimizer_apply.
 """
 from __future__ import annotations
 
@@ -41,8 +48,9 @@ import re
 _TABLE = """
 Placeholder PlaceholderV2: placeholder free
 PlaceholderWithDefault: placeholder_default free
-VariableV2 VarHandleOp: variable no_fold free
-Variable: variable free
+VariableV2: variable variable_ref no_fold free
+VarHandleOp: variable no_fold free
+Variable: variable variable_ref free
 TemporaryVariable: variable_temp
 ReadVariableOp: variable_read no_fold free
 ResourceGather: variable_gather free
@@ -59,25 +67,33 @@ If StatelessIf: if model_evidence
 While StatelessWhile: while model_evidence
 Case StatelessCase: case
 Const: const free
-NoOp: noop free
+NoOp: noop control_anchor free
+ControlTrigger: control_anchor free
 Assert Print PrintV2: debug free
 Rank Shape ShapeN Size: shape_read free
 MergeV2Checkpoints Restore RestoreSlice RestoreV2 Save SaveV2 ShardedFilename ShardedFilespec: saver
 Assign AssignAdd AssignSub AssignVariableOp IsVariableInitialized: init
 L2Loss SigmoidCrossEntropyWithLogits SoftmaxCrossEntropyWithLogits SparseSoftmaxCrossEntropyWithLogits: loss
-BatchMatMul BatchMatMulV2 BatchMatMulV3 Conv2D Conv2DBackpropInput Conv3D Conv3DBackpropInputV2
-  DepthwiseConv2dNative FusedBatchNorm FusedBatchNormV2 FusedBatchNormV3 MatMul: model_evidence
-Identity Snapshot StopGradient PreventGradient CheckNumerics CheckNumericsV2 RefIdentity: identity alias free
+BatchMatMulV2 BatchMatMulV3 Conv2D Conv2DBackpropInput Conv3D DepthwiseConv2dNative MatMul: model_evidence weight_operand
+BatchMatMul Conv3DBackpropInputV2 FusedBatchNorm FusedBatchNormV2 FusedBatchNormV3: model_evidence
+Einsum: weight_operand
+GatherV2: weight_operand free
+Select SelectV2: select
+Identity Snapshot: forward identity alias free
+StopGradient PreventGradient CheckNumerics CheckNumericsV2 RefIdentity: identity alias free
 DebugIdentity DebugIdentityV2: identity free
 EnsureShape ExpandDims IdentityN Reshape Squeeze: alias free
 RandomUniform RandomStandardNormal TruncatedNormal: random no_fold
 RandomUniformInt StatelessRandomUniform StatelessRandomNormal StatelessTruncatedNormal StatelessRandomUniformV2
   StatelessRandomNormalV2 StatelessTruncatedNormalV2 StatelessRandomUniformInt StatelessRandomUniformIntV2: random
-ControlTrigger Transpose ConjugateTranspose ConcatV2 Concat Pack Unpack Split SplitV Slice StridedSlice Pad PadV2
-  MirrorPad Tile Gather GatherV2 GatherNd Fill ZerosLike OnesLike BroadcastTo BroadcastArgs Reverse ReverseV2
+Transpose ConjugateTranspose ConcatV2 Concat Pack Unpack Split SplitV Slice StridedSlice Pad PadV2
+  MirrorPad Tile Gather GatherNd Fill ZerosLike OnesLike BroadcastTo BroadcastArgs Reverse ReverseV2
   OneHot Where Unique Range DepthToSpace SpaceToDepth SpaceToBatchND BatchToSpaceND SpaceToBatch BatchToSpace
   Bitcast DebugNanCount ScatterNd Empty TensorListReserve TensorListFromTensor TensorListStack TensorListGetItem
   TensorListSetItem TensorListLength TensorListElementShape: free
+Mul RealDiv Add AddV2 Square: gelu_part l2norm_part
+Neg Pow Erf Erfc Tanh: gelu_part
+Sum Maximum Rsqrt Sqrt: l2norm_part
 """
 
 # Roles given by op-name pattern. Callers keep the matching method they use (``match`` of an anchored pattern).
@@ -93,6 +109,8 @@ NAME_PATTERNS = {
                            r"LookupTable\w*|TensorArray\w*|Print\w*|Assert|Stateful\w*|If|While|Case|_Arg)$"),
     # random ops that draw anew on every run (not the seeded Stateless* ones)
     "random_stateful": re.compile(r"^(Random\w*|TruncatedNormal)$"),
+    # every random op, stateless and V2 forms included (their `T` attribute is the shape's dtype)
+    "random_any": re.compile(r"^(Stateless)?(Random\w*|TruncatedNormal|Multinomial)(V\d)?$"),
     "fake_quant": re.compile(r"^(FakeQuantWithMinMax\w*|QuantizeAndDequantize\w*)$"),
     "summary": re.compile(r".*Summary(V2)?\Z", re.S),  # ScalarSummary, WriteScalarSummary, AudioSummaryV2 ...
     "optimizer_apply": re.compile(r"(Apply|ResourceApply|SparseApply|ResourceSparseApply)"),  # prefix: ApplyAdam ...
@@ -125,6 +143,18 @@ def ordered(*roles: str) -> tuple[str, ...]:
 def ops(*roles: str) -> frozenset[str]:
     """The set of ops having any of `roles` (exact-name roles only)."""
     return frozenset(ordered(*roles))
+
+
+# Sets several modules test inline (an attribute lookup per node, no call)
+FORWARD = ops("forward")
+SWITCH = ops("switch")
+MERGE = ops("merge")
+SELECT = ops("select")
+FEEDABLE = ops("placeholder", "placeholder_default")
+VARIABLES = ops("variable")
+REF_VARIABLES = ops("variable_ref")
+CONTROL_ANCHORS = ops("control_anchor")
+WEIGHT_OPERANDS = ops("weight_operand")
 
 
 def pattern(role: str) -> re.Pattern:

@@ -571,7 +571,7 @@ def _apply_variables(g: Graph, handle_keys: dict, ck, used: list) -> None:
         if node.op == "Identity" and node.inputs and not node.is_const:
             src = g.tensors.get(node.inputs[0])
             prod = g.node(src.producer) if src is not None and src.producer else None
-            if prod is not None and prod.op in ("VariableV2", "Variable"):
+            if prod is not None and prod.op in op_roles.REF_VARIABLES:
                 out = g.tensors[node.outputs[0]]
                 out.is_variable = True
                 shape = var_info.get(prod.name, (None, None))[0]
