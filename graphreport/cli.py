@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_diff_parser(sub)
     _add_convert_parser(sub)
+    o = sub.add_parser("ops", help="list the ops graphreport knows and which rules each has",
+                       description="Every op known to the rule registry and the op tables (TensorFlow ops, TFLite "
+                                   "builtins, Keras layers), with its shape / cost / value rules, its TFLite "
+                                   "compatibility entry (builtin, Flex, int8) and its roles; totals at the end.")
+    o.add_argument("--coverage", action="store_true", required=True, help="print the coverage table")
+    o.add_argument("--json", action="store_true", help="print JSON instead of a text table")
+    o.add_argument("--dialect", choices=("tf", "tflite", "keras"), help="only this dialect")
     return p
 
 
@@ -221,6 +228,10 @@ def _main(args) -> int:
             return cmd_diff(args)
         if args.command == "convert":
             return cmd_convert(args)
+        if args.command == "ops":
+            from .opcoverage import run
+
+            return run(args)
     except GraphReportError as e:
         if getattr(args, "debug", False):
             raise

@@ -84,7 +84,8 @@ def table_fields(schema, table: str) -> list:
     return sorted(fields, key=lambda f: f[1])
 
 
-def main() -> None:
+def build() -> dict:
+    """The table, read from the installed TensorFlow (tools/check_opdata.py compares it with the committed one)."""
     import tensorflow as tf
     from tensorflow.lite.python import schema_py_generated as schema
 
@@ -110,9 +111,14 @@ def main() -> None:
         "option_enums": option_enums,
         "options_tables": tables,
     }
+    return data
+
+
+def main() -> None:
+    data = build()
     OUT.write_text(json.dumps(data, indent=1) + "\n")
     print(f"wrote {OUT}: {len(data['builtin_ops'])} builtin ops, {len(data['tensor_types'])} tensor types, "
-          f"{len(tables)} options tables", file=sys.stderr)
+          f"{len(data['options_tables'])} options tables", file=sys.stderr)
 
 
 if __name__ == "__main__":

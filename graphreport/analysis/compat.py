@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 from ..errors import UsageError
 from ..model import FLOAT_DTYPES, Graph, Model, Node, num_elements, split_tensor_name
+from ..opdata import roles as op_roles
 from . import io_suggest
 from .shapes import topological_order
 
@@ -31,25 +32,18 @@ FLEX_FIX = ("convert with target_spec.supported_ops = [TFLITE_BUILTINS, SELECT_T
 CUSTOM_FIX = ("replace it with supported ops, or write a TFLite custom op (converter.allow_custom_ops = True) "
               "and register its kernel with the interpreter")
 
-PLACEHOLDERS = {"Placeholder", "PlaceholderV2"}
-VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp", "ReadVariableOp", "VarIsInitializedOp",
-                "ResourceGather", "TemporaryVariable"}
-V1_CONTROL_FLOW = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "RefSwitch", "RefMerge",
-                   "RefEnter", "RefExit", "RefNextIteration"}
-V2_CONTROL_FLOW = {"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase"}
-CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
-FAKE_QUANT = re.compile(r"^(FakeQuantWithMinMax\w*|QuantizeAndDequantize\w*)$")
-PIPELINE_OPS = re.compile(r"^(\w*Queue\w*|QueueDequeue\w*|Iterator\w*|OneShotIterator|MakeIterator|\w*Dataset\w*|"
-                          r"\w*ReaderV2|ReaderRead\w*|ParseExample\w*|ParseSingleExample|DecodeRaw|"
-                          r"TFRecordReader\w*)$")
+PLACEHOLDERS = op_roles.ops("placeholder")
+VARIABLE_OPS = op_roles.ops("variable", "variable_read", "variable_check", "variable_gather", "variable_temp")
+V1_CONTROL_FLOW = op_roles.ops("switch", "merge", "loop")
+V2_CONTROL_FLOW = op_roles.ops("if", "while", "case")
+CALL_OPS = op_roles.ops("call")
+FAKE_QUANT = op_roles.pattern("fake_quant")
+PIPELINE_OPS = op_roles.pattern("pipeline")
 # ops whose value is not a function of their inputs: never constant-folded
-STATEFUL = re.compile(r"^(Random\w*|TruncatedNormal|Multinomial|ParameterizedTruncatedNormal|Placeholder\w*|"
-                      r"StatelessRandom\w*|StatelessTruncatedNormal\w*|StatelessMultinomial|"
-                      r"Variable\w*|VarHandleOp|ReadVariableOp|\w*Queue\w*|Iterator\w*|\w*HashTable\w*|"
-                      r"LookupTable\w*|TensorArray\w*|Print\w*|Assert|Stateful\w*|If|While|Case|_Arg)$")
+STATEFUL = op_roles.pattern("stateful")
 # shape-reading ops fold when the input's shape is fully known
-SHAPE_OPS = {"Shape", "Size", "Rank", "ShapeN"}
-RANDOM_OPS = re.compile(r"^(Random\w*|TruncatedNormal)$")
+SHAPE_OPS = op_roles.ops("shape_read")
+RANDOM_OPS = op_roles.pattern("random_stateful")
 TRAINING_SCOPE = re.compile(r"(^|/)(dropout\w*|Dropout\w*|cond(_\d+)?/Switch)(/|$)")
 
 
@@ -139,7 +133,7 @@ def _matches(when: dict, attrs: dict) -> bool:
     return True
 
 
-RANDOM = re.compile(r"^(Stateless)?(Random\w*|TruncatedNormal|Multinomial)(V\d)?$")
+RANDOM = op_roles.pattern("random_any")
 
 
 def node_dtype(g: Graph, node: Node) -> Optional[str]:
@@ -276,7 +270,7 @@ def _io_dtypes(g: Graph, node: Node) -> list[Optional[str]]:
     return out
 
 
-GELU_OPS = {"Mul", "RealDiv", "Neg", "Add", "AddV2", "Pow", "Erf", "Erfc", "Tanh", "Square"}
+GELU_OPS = op_roles.ops("gelu_part")
 
 
 def _data_producers(g: Graph, node: Node) -> list[str]:
@@ -292,7 +286,7 @@ def _data_producers(g: Graph, node: Node) -> list[str]:
     return out
 
 
-L2NORM_OPS = {"Square", "Sum", "Maximum", "Add", "AddV2", "Rsqrt", "Sqrt", "RealDiv", "Mul"}
+L2NORM_OPS = op_roles.ops("l2norm_part")
 
 
 def gelu_pattern(g: Graph, anchor: Node, cons: dict[str, list[str]], cyclic: frozenset = frozenset()) -> set[str]:
@@ -455,7 +449,7 @@ def classify_tf_node(g: Graph, node: Node, fmt: str, cons: dict[str, list[str]])
     op = node.op
     if op in PLACEHOLDERS:
         return NodeCompat(node.name, op, "input", "ok", "a model input")
-    if op in ("NoOp", "ControlTrigger"):
+    if op in op_roles.CONTROL_ANCHORS:
         return NodeCompat(node.name, op, "removed", "ok", "control-dependency anchor: the converter drops it")
     if op in VARIABLE_OPS:
         if fmt in ("savedmodel", "keras", "tfjs"):
@@ -701,8 +695,7 @@ def _verdict(out: CompatReport) -> str:
 
 
 def _tf_notes(g: Graph, model: Model, relevant: list[str], folded: set[str], out: CompatReport) -> None:
-    weight_ops = {"Conv2D", "DepthwiseConv2dNative", "MatMul", "BatchMatMulV2", "BatchMatMulV3", "Conv3D",
-                  "Conv2DBackpropInput", "Einsum", "GatherV2"}
+    weight_ops = op_roles.WEIGHT_OPERANDS
     big = 0
     for name in relevant:
         node = g.node(name)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..model import DTYPE_SIZES, Graph, Model, Node, num_elements
+from ..opdata import roles as op_roles
 from ..ops.helpers import MAX_VALUE_ELEMENTS, Unknown
 from ..ops.registry import Ctx, lookup, node_ctx
 from .memory import MemoryEstimate, peak_activation
@@ -215,8 +216,7 @@ class _GraphCost:
         return macs, flops
 
 
-_NOT_FOLDABLE = {"Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "VarHandleOp", "VariableV2",
-                 "ReadVariableOp", "RandomUniform", "RandomStandardNormal", "TruncatedNormal"}
+_NOT_FOLDABLE = op_roles.ops("placeholder", "placeholder_default", "no_fold")
 
 
 def _graph_costs(model: Model, g: Graph, cache: dict) -> list[NodeCost]:

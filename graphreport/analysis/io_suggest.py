@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..model import Graph, Model, Node, split_tensor_name
+from ..opdata import roles as op_roles
 
-PLACEHOLDERS = {"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"}
-VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp", "VarIsInitializedOp", "ReadVariableOp"}
-NOT_OUTPUTS = PLACEHOLDERS | VARIABLE_OPS | {"Const", "NoOp", "Assert", "Print", "PrintV2"}
-LOSS_OPS = {"SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits", "L2Loss",
-            "SigmoidCrossEntropyWithLogits"}
-SAVER_OPS = {"SaveV2", "RestoreV2", "Save", "Restore", "RestoreSlice", "MergeV2Checkpoints", "ShardedFilename",
-             "ShardedFilespec"}
+PLACEHOLDERS = op_roles.ops("placeholder", "placeholder_default")
+VARIABLE_OPS = op_roles.ops("variable", "variable_check", "variable_read")
+NOT_OUTPUTS = PLACEHOLDERS | VARIABLE_OPS | op_roles.ops("const", "noop", "debug")
+LOSS_OPS = op_roles.ops("loss")
+SAVER_OPS = op_roles.ops("saver")
 INIT_RE = re.compile(r"(^|/)(init(_\d+)?|Initializer|report_uninitialized_variables(_\d+)?)(/|$)")
 OPTIMIZER_SCOPES = re.compile(
     r"^(train|training|train_op|optimizer|Adam(_\d+)?|GradientDescent|Momentum|RMSProp|Adagrad\w*|Adadelta|Ftrl|"
@@ -41,10 +40,7 @@ KEEP_PROB = re.compile(r"keep_?prob", re.I)
 DROPOUT_RATE = re.compile(r"dropout|drop_?rate|^rate$", re.I)
 LEARNING_RATE = re.compile(r"learning_?rate|^lr$", re.I)
 # ops a loss function never runs on its predictions: seeing one means the scope holds the model, not a loss
-WEIGHTED_OPS = {"Conv2D", "Conv3D", "DepthwiseConv2dNative", "MatMul", "BatchMatMul", "BatchMatMulV2",
-                "BatchMatMulV3", "Conv2DBackpropInput", "Conv3DBackpropInputV2", "FusedBatchNorm",
-                "FusedBatchNormV2", "FusedBatchNormV3", "If", "StatelessIf", "While", "StatelessWhile", "Switch",
-                "Merge", "RefSwitch", "RefMerge", "Enter", "Exit", "PartitionedCall", "StatefulPartitionedCall"}
+WEIGHTED_OPS = op_roles.ops("model_evidence")
 
 
 @dataclass
@@ -88,8 +84,8 @@ SAVER_FUNCTION = re.compile(r"__inference__traced_(save|restore)_\d+")  # TF2 Sa
 
 _SAVER_FIRST = re.compile(r"save(_\d+)?|saver_filename")
 _GRADIENTS_FIRST = re.compile(r"gradients(_\d+)?")
-_APPLY_OPS = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
-_INIT_OPS = {"Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "IsVariableInitialized", "VarIsInitializedOp"}
+_APPLY_OPS = op_roles.pattern("optimizer_apply")
+_INIT_OPS = op_roles.ops("init")
 
 
 def categorize(node: Node) -> Optional[str]:
@@ -101,11 +97,11 @@ def categorize(node: Node) -> Optional[str]:
     f = node.attrs.get("f") if op.endswith("PartitionedCall") else None
     if isinstance(f, dict) and SAVER_FUNCTION.fullmatch(str(f.get("func", ""))):
         return "saver"
-    if op.endswith("Summary") or op.endswith("SummaryV2") or first in ("summaries", "summary"):
+    if op_roles.has_role(op, "summary") or first in ("summaries", "summary"):
         return "summary"
     if _GRADIENTS_FIRST.fullmatch(first):
         return "gradients"
-    if op.startswith(_APPLY_OPS) or OPTIMIZER_SCOPES.match(name) or SLOT_SUFFIX.search(name):
+    if _APPLY_OPS.match(op) or OPTIMIZER_SCOPES.match(name) or SLOT_SUFFIX.search(name):
         return "optimizer"
     if op in _INIT_OPS or INIT_RE.search(name):
         return "initialization"
@@ -174,7 +170,7 @@ def _in_scope(name: str, scope: str) -> bool:
 def _reads_variable(g: Graph, node: Node) -> bool:
     if node.op in VARIABLE_OPS:
         return True
-    if node.op in ("Identity", "Snapshot") and node.inputs:
+    if node.op in op_roles.FORWARD and node.inputs:
         p = g.node(g.producer(node.inputs[0]) or "")
         return p is not None and p.op in VARIABLE_OPS
     return False

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..model import DTYPE_SIZES, Graph, num_elements
+from ..opdata import roles as op_roles
 from .shapes import topological_order
 
-ALIAS_OPS = {"Identity", "Reshape", "Squeeze", "ExpandDims", "Snapshot", "StopGradient", "PreventGradient",
-             "CheckNumerics", "CheckNumericsV2", "EnsureShape", "IdentityN", "RefIdentity"}
+ALIAS_OPS = op_roles.ops("alias")
 NOT_ACTIVATION_DTYPES = {"resource", "variant"}
 
 

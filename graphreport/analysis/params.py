@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..model import DTYPE_SIZES, FLOAT_DTYPES, Graph, Model, num_elements
+from ..opdata import roles as op_roles
 
 # integer constants in these input slots are weights (quantized biases), not shape operands
 INT_WEIGHT_SLOTS = {"CONV_2D": {2}, "DEPTHWISE_CONV_2D": {2}, "FULLY_CONNECTED": {2}, "TRANSPOSE_CONV": {3},
                     "CONV_3D": {2}}
 QUANT_DTYPES = {"int8", "uint8", "int16", "int4", "qint8", "quint8", "qint16", "quint16", "qint32"}
-VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
+VARIABLE_OPS = op_roles.ops("variable")
 
 @dataclass
 class ParamCount:

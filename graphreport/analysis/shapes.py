@@ -24,13 +24,14 @@ from typing import Any, Optional
 
 from ..errors import UsageError
 from ..model import Graph, Model, Node, Tensor, split_tensor_name
+from ..opdata import roles as op_roles
 from ..ops.helpers import MAX_VALUE_ELEMENTS, ShapeError, Unknown, known, merge_shapes, num_elements
 from ..ops.registry import Ctx, lookup, node_ctx
 from ..shapespec import format_shape
 
-PLACEHOLDER_OPS = {"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"}
-CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall", "TPUPartitionedCall"}
-MERGE_OPS = {"Merge", "RefMerge"}
+PLACEHOLDER_OPS = op_roles.ops("placeholder", "placeholder_default")
+CALL_OPS = op_roles.ops("call", "call_tpu")
+MERGE_OPS = op_roles.ops("merge")
 
 @dataclass
 class UnknownShape:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import BadModelError, ConversionError
 from ..model import split_tensor_name
+from ..opdata import roles as op_roles
 from .source import Plan
 
 VALUE_SCOPE = "graphreport_inference_value"
@@ -119,7 +120,7 @@ def _graphdef_like(graph_def):
     return out
 
 
-VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp", "ReadVariableOp", "ResourceGather", "TemporaryVariable"}
+VARIABLE_OPS = op_roles.ops("variable", "variable_read", "variable_gather", "variable_temp")
 
 
 def _check_frozen(graph_def) -> None:
@@ -188,7 +189,7 @@ def prepare_graphdef(tf, plan: Plan):
     return _finish(tf, g.as_graph_def(), plan)
 
 
-LOOP_OPS = {"Enter", "Exit", "NextIteration", "LoopCond", "RefEnter", "RefExit", "RefNextIteration"}
+LOOP_OPS = op_roles.ops("loop")
 
 
 def _const_bool(tf, nodes: dict, tensor: str):
@@ -196,7 +197,7 @@ def _const_bool(tf, nodes: dict, tensor: str):
     name, _ = split_tensor_name(tensor)
     n = nodes.get(name)
     seen = 0
-    while n is not None and n.op in ("Identity", "Snapshot") and n.input and seen < 1000:
+    while n is not None and n.op in op_roles.FORWARD and n.input and seen < 1000:
         n = nodes.get(split_tensor_name(n.input[0])[0])
         seen += 1
     if n is None or n.op != "Const":
@@ -208,7 +209,7 @@ def _const_bool(tf, nodes: dict, tensor: str):
     return bool(v.reshape(())) if v.dtype == np.bool_ and v.size == 1 else None
 
 
-IF_OPS = ("If", "StatelessIf")
+IF_OPS = op_roles.ops("if")
 
 
 def resolve_constant_ifs(tf, graph_def, protected: set = frozenset(), rounds: int = 8):
@@ -348,7 +349,7 @@ def resolve_constant_switches(tf, graph_def):
 
     live_out = {}  # switch name -> the output index that carries data (0: pred False, 1: pred True)
     for n in graph_def.node:
-        if n.op in ("Switch", "RefSwitch") and len(n.input) >= 2:
+        if n.op in op_roles.SWITCH and len(n.input) >= 2:
             p = const_bool(n.input[1])
             if p is not None:
                 live_out[n.name] = 1 if p else 0
@@ -372,7 +373,7 @@ def resolve_constant_switches(tf, graph_def):
                 continue
             data = [i for i in n.input if not i.startswith("^")]
             ctrl = [i for i in n.input if i.startswith("^")]
-            if n.op in ("Merge", "RefMerge"):
+            if n.op in op_roles.MERGE:
                 gone = bool(data) and all(is_dead_input(i) for i in data) or any(is_dead_input(i) for i in ctrl)
             else:
                 gone = any(is_dead_input(i) for i in n.input)
@@ -403,7 +404,7 @@ def resolve_constant_switches(tf, graph_def):
             node, idx = split_tensor_name(inp)
             key = f"{node}:{idx}"
             m.input.append(bypass.get(key, inp))
-        if n.op in ("Merge", "RefMerge") and n.name not in merge_users:
+        if n.op in op_roles.MERGE and n.name not in merge_users:
             data = [i for i in m.input if not i.startswith("^")]
             live = [i for i, orig in zip(data, [x for x in n.input if not x.startswith("^")])
                     if not is_dead_input(orig)]
@@ -427,13 +428,13 @@ def remove_dead_dropout(tf, graph_def):
     def producer(tensor: str):
         name, _ = split_tensor_name(tensor)
         n = nodes.get(name)
-        while n is not None and n.op in ("Identity", "Snapshot") and n.input:
+        while n is not None and n.op in op_roles.FORWARD and n.input:
             n = nodes.get(split_tensor_name(n.input[0])[0])
         return n
 
     candidates = []
     for n in graph_def.node:
-        if n.op not in ("Select", "SelectV2") or len(n.input) < 3:
+        if n.op not in op_roles.SELECT or len(n.input) < 3:
             continue
         cond = producer(n.input[0])
         if cond is None or cond.op != "GreaterEqual" or len(cond.input) < 2:

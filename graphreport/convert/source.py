@@ -15,11 +15,12 @@ from typing import Any, Optional
 
 from ..errors import BadModelError, UsageError
 from ..model import Model, split_tensor_name
+from ..opdata import roles as op_roles
 from ..shapespec import format_shape, name_bare_shape, parse_input_shapes
 
 SWITCH_ROLES = ("training_switch", "dropout_keep_prob", "dropout_rate")
-PLACEHOLDERS = {"Placeholder", "PlaceholderV2"}
-VARIABLE_OPS = {"VariableV2", "Variable", "VarHandleOp", "TemporaryVariable"}
+PLACEHOLDERS = op_roles.ops("placeholder")
+VARIABLE_OPS = op_roles.ops("variable", "variable_temp")
 
 
 @dataclass

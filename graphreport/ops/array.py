@@ -11,28 +11,16 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..opdata import roles as op_roles
 from .helpers import ShapeError, Unknown, free, normalize_axis, np, np_dtype, num_elements, unknown_dims_of_input_rank
 from .registry import cost_rule, shape_rule, value_rule
 
 # ---------------------------------------------------------------------------------------------------------
 # free by nature
-FREE_OPS = (
-    "Const", "Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "NoOp", "Identity", "IdentityN",
-    "Snapshot", "StopGradient", "PreventGradient", "CheckNumerics", "CheckNumericsV2", "EnsureShape",
-    "Enter", "RefEnter", "Exit", "RefExit", "Switch", "RefSwitch", "Merge", "RefMerge", "NextIteration",
-    "RefNextIteration", "LoopCond", "ControlTrigger", "Shape", "ShapeN", "Size", "Rank", "Reshape", "Squeeze",
-    "ExpandDims", "Transpose", "ConjugateTranspose", "ConcatV2", "Concat", "Pack", "Unpack", "Split",
-    "SplitV", "Slice", "StridedSlice", "Pad", "PadV2", "MirrorPad", "Tile", "Gather", "GatherV2",
-    "ResourceGather", "GatherNd", "Fill", "ZerosLike", "OnesLike", "BroadcastTo", "BroadcastArgs",
-    "Reverse", "ReverseV2", "OneHot", "Where", "Unique", "Range", "DepthToSpace", "SpaceToDepth",
-    "SpaceToBatchND", "BatchToSpaceND", "SpaceToBatch", "BatchToSpace", "VariableV2", "Variable",
-    "VarHandleOp", "ReadVariableOp", "VarIsInitializedOp", "Assert", "Print", "PrintV2", "Bitcast",
-    "DebugIdentity", "DebugIdentityV2", "DebugNanCount", "RefIdentity", "ScatterNd", "Empty",
-    "TensorListReserve", "TensorListFromTensor", "TensorListStack", "TensorListGetItem", "TensorListSetItem",
-    "TensorListLength", "TensorListElementShape",
-)
+FREE_OPS = op_roles.ordered("free")
 cost_rule(*FREE_OPS)(free)
 
+from ..opdata import roles as op_roles
 # ---------------------------------------------------------------------------------------------------------
 # shape descriptors
 @shape_rule("Shape")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from ..opdata import roles as op_roles
 from ..shapespec import UNKNOWN_RANK, format_shape
 from .helpers import (ShapeError, Unknown, broadcast, checked_mul, normalize_axis, np, np_dtype, num_elements,
                       small)
@@ -507,10 +508,7 @@ cost_rule("Bucketize")(per_element(1))
 
 # ---------------------------------------------------------------------------------------------------------
 # random number generation: shape from the `shape` operand
-RANDOM_OPS = ("RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt",
-              "StatelessRandomUniform", "StatelessRandomNormal", "StatelessTruncatedNormal",
-              "StatelessRandomUniformV2", "StatelessRandomNormalV2", "StatelessTruncatedNormalV2",
-              "StatelessRandomUniformInt", "StatelessRandomUniformIntV2")
+RANDOM_OPS = op_roles.ordered("random")
 
 
 @shape_rule(*RANDOM_OPS)

@@ -7,13 +7,12 @@ The semantics follow the TensorFlow op definitions; the code is our own.
 from __future__ import annotations
 
 from .helpers import Unknown, free, merge_shapes
+from ..opdata import roles as op_roles
 from .registry import cost_rule, shape_rule, value_rule
 
 # ---------------------------------------------------------------------------------------------------------
 # identity-likes
-IDENTITY_OPS = ("Identity", "Snapshot", "StopGradient", "PreventGradient", "CheckNumerics", "CheckNumericsV2",
-                "Exit", "RefExit", "NextIteration", "RefNextIteration", "RefIdentity", "DebugIdentity",
-                "DebugIdentityV2")
+IDENTITY_OPS = op_roles.ordered("identity")
 
 
 @shape_rule(*IDENTITY_OPS)

@@ -8,6 +8,7 @@ from google.protobuf.message import DecodeError
 
 from ..errors import BadModelError, LimitError
 from ..model import DTYPE_SIZES, ConstData, Graph, Model, Node, Tensor, num_elements, split_tensor_name
+from ..opdata import roles as op_roles
 from . import tfproto
 from .tfproto import dtype_name
 
@@ -211,9 +212,9 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
                 tensor.shape = out_shapes[i]
             outputs.append(tname)
             tensors[tname] = tensor
-        if op in ("Placeholder", "PlaceholderWithDefault", "PlaceholderV2") and "shape" in attrs:
+        if op in op_roles.FEEDABLE and "shape" in attrs:
             tensors[outputs[0]].shape = attrs["shape"]
-        if op in ("VariableV2", "Variable", "VarHandleOp"):
+        if op in op_roles.VARIABLES:
             tensors[outputs[0]].is_variable = True
             if "shape" in attrs and op != "VarHandleOp":
                 tensors[outputs[0]].shape = attrs["shape"]
@@ -235,7 +236,7 @@ def _fold_identity_of_const(g: Graph, by_name=None) -> None:
     One pass: each Identity waits for its input tensor to become constant, whatever the node order."""
     waiting: dict[str, list[Node]] = {}
     for node in g.nodes:
-        if not node.is_const and node.op in ("Identity", "Snapshot") and len(node.inputs) == 1:
+        if not node.is_const and node.op in op_roles.FORWARD and len(node.inputs) == 1:
             waiting.setdefault(node.inputs[0], []).append(node)
     ready = [t for t in waiting if t in g.tensors and g.tensors[t].const is not None]
     while ready:

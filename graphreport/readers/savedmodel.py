@@ -34,6 +34,7 @@ from google.protobuf.message import DecodeError
 
 from ..errors import BadModelError
 from ..model import Graph, Model, Signature, Tensor, num_elements, split_tensor_name
+from ..opdata import roles as op_roles
 from . import checkpoint_index, tfproto
 from .graphdef import build_graph, shape_of
 from .tfproto import dtype_name
@@ -41,8 +42,8 @@ from .tfproto import dtype_name
 FORMAT = "savedmodel"
 SERVING_TAG = "serve"
 SERVING_SIGNATURE = "serving_default"
-CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall", "TPUPartitionedCall"}
-VARIABLE_OPS = {"VarHandleOp", "VariableV2", "Variable"}
+CALL_OPS = op_roles.ops("call", "call_tpu")
+VARIABLE_OPS = op_roles.ops("variable")
 MAX_DEPTH = 32  # nested function calls expanded
 MAX_EXPANDED_NODES = 1_000_000  # nodes created by expansion, all calls together, at most ...
 EXPANSION_FACTOR = 16  # ... and at most this many times the nodes the file holds (graph + functions) ...
@@ -570,7 +571,7 @@ def _apply_variables(g: Graph, handle_keys: dict, ck, used: list) -> None:
         if node.op == "Identity" and node.inputs and not node.is_const:
             src = g.tensors.get(node.inputs[0])
             prod = g.node(src.producer) if src is not None and src.producer else None
-            if prod is not None and prod.op in ("VariableV2", "Variable"):
+            if prod is not None and prod.op in op_roles.REF_VARIABLES:
                 out = g.tensors[node.outputs[0]]
                 out.is_variable = True
                 shape = var_info.get(prod.name, (None, None))[0]

@@ -31,6 +31,7 @@ from typing import Any, Optional
 
 from ..errors import BadModelError, LimitError
 from ..model import DTYPE_SIZES, ConstData, Model, Node, Quantization, Signature, Tensor, split_tensor_name
+from ..opdata import roles as op_roles
 from . import keras as kreader
 from . import tfproto
 
@@ -618,7 +619,7 @@ def _propagate_identities(g) -> None:
     while changed and rounds < 64:
         changed, rounds = False, rounds + 1
         for node in g.nodes:
-            if node.op not in ("Identity", "Snapshot") or len(node.inputs) != 1 or not node.outputs:
+            if node.op not in op_roles.FORWARD or len(node.inputs) != 1 or not node.outputs:
                 continue
             src, out = g.tensors.get(node.inputs[0]), g.tensors.get(node.outputs[0])
             if src is None or out is None or src.const is None:

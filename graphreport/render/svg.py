@@ -12,6 +12,7 @@ import subprocess
 
 from ..model import Model
 from ..shapespec import compact_shape
+from ..opdata import roles as op_roles
 
 MAX_NODES = 1500
 DOT_TIMEOUT_S = 20
@@ -21,23 +22,7 @@ CATEGORY_COLORS = {  # fill colours by op family, loosely after Netron's palette
 }
 
 
-def op_category(op: str) -> str:
-    o = op.lower()
-    if "conv" in o or "matmul" in o or "fully_connected" in o or o in ("dense",):
-        return "conv"
-    if "pool" in o or o in ("mean", "max", "sum"):
-        return "pool"
-    if "norm" in o:
-        return "norm"
-    if o in ("relu", "relu6", "sigmoid", "tanh", "softmax", "logistic", "elu", "selu", "leakyrelu", "leaky_relu",
-             "hard_swish", "gelu", "swish", "prelu", "log_softmax", "logsoftmax"):
-        return "act"
-    if o in ("reshape", "transpose", "squeeze", "expanddims", "expand_dims", "concatv2", "concatenation", "pack",
-             "unpack", "identity", "shape", "stridedslice", "strided_slice", "pad", "padv2", "gather", "gatherv2"):
-        return "shape"
-    if o.startswith("placeholder") or o in ("input", "output"):
-        return "io"
-    return "other"
+op_category = op_roles.category  # the categories are data: opdata/roles.py
 
 
 def quote(s: str) -> str:
