@@ -42,6 +42,7 @@ from ..errors import BadModelError, LimitError
 from ..model import ConstData, Graph, Model, Node, Quantization, Tensor
 from ..ops.helpers import Unknown
 from ..ops.registry import Ctx, lookup
+from .files import HDF5_MAGIC, ZIP_MAGIC
 
 MAX_CONFIG_BYTES = 64 * 1024**2  # config.json / model_config / model.json
 MAX_LAYERS = 100_000
@@ -53,7 +54,6 @@ MAX_H5_DEPTH = 64
 MAX_NESTING = 64  # models inside models
 MAX_LAYER_OUTPUTS = 1024  # a layer output index above this is refused (Keras layers have a handful)
 MAX_ATTR_JSON = 2000  # characters of JSON per attribute value before it is elided
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # Keras 3 configs record the shape of every tensor a layer consumes; they win over the rules unless this is
 # False (the tests turn it off to check the rules alone against Keras).
 USE_RECORDED_SHAPES = True
@@ -1229,7 +1229,7 @@ class Archive:
             with open(self.path, "rb") as f:
                 f.seek(info.header_offset)
                 hdr = f.read(30)
-            if len(hdr) < 30 or hdr[:4] != b"PK\x03\x04":
+            if len(hdr) < 30 or hdr[:4] != ZIP_MAGIC:
                 raise BadModelError(f"zip member {name}: no local header where the directory says", self.path)
             n, m = struct.unpack("<HH", hdr[26:30])
             offset = info.header_offset + 30 + n + m
@@ -1267,6 +1267,12 @@ class Archive:
 # ----------------------------------------------------------------------------------------------------------
 # Entry points
 # ----------------------------------------------------------------------------------------------------------
+
+def match(path: str, head: bytes) -> bool:
+    """An unzipped .keras archive: a folder with config.json and metadata.json (files are told by their magic
+    bytes, registry.py)."""
+    return os.path.isdir(path) and all(os.path.isfile(os.path.join(path, f)) for f in ("config.json", "metadata.json"))
+
 
 def read(path: str) -> Model:
     """A Keras model file (.h5/.hdf5, .keras) or an unzipped .keras folder -> Model."""

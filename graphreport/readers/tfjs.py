@@ -128,6 +128,16 @@ def find_in_folder(folder: str) -> Optional[str]:
     return None
 
 
+def match(path: str, head: bytes) -> bool:
+    """A folder holding a TF.js model (see find_in_folder); files are told by their first bytes (registry.py)."""
+    return os.path.isdir(path) and find_in_folder(path) is not None
+
+
+def read_path(path: str) -> Model:
+    """A TF.js model JSON, or the folder holding it (read as the JSON file it holds)."""
+    return read(find_in_folder(path) or path if os.path.isdir(path) else path)
+
+
 def _locate(path: str) -> tuple[str, str]:
     if os.path.isdir(path):
         mj = find_in_folder(path)

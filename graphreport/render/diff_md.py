@@ -3,7 +3,7 @@ outputs, TFLite / int8 regressions, figures, op types, layers), long lists colla
 65,536 characters (GitHub's limit for a comment)."""
 from __future__ import annotations
 
-from . import figure_text, human_bytes
+from .text import figure_text, human_bytes
 from .markdown import _cell, _shape
 
 LIMIT = 65_536

@@ -10,7 +10,7 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
-from ..render import figure_text, human_bytes
+from .text import figure_text, human_bytes
 from ..render.charts import _si, bar_chart
 from ..render.svg import fmt_shape
 

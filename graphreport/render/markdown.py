@@ -3,7 +3,7 @@ the cost: MACs, FLOPs with the batch-1 note, peak activation memory, parameters)
 then the op types that do the work (by FLOPs, not by count: Const and Identity do none)."""
 from __future__ import annotations
 
-from . import figure_text, human_bytes
+from .text import figure_text, human_bytes
 
 TOP_OPS = 8
 
