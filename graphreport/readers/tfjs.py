@@ -33,8 +33,11 @@ from ..errors import BadModelError, LimitError
 from ..model import DTYPE_SIZES, ConstData, Model, Node, Quantization, Signature, Tensor, split_tensor_name
 from . import keras as kreader
 from . import tfproto
+from .keras_archive import one_line, parse_json
+from .keras_config import MAX_CONFIG_BYTES, Weight
+from .keras_graph import assign_named
 
-MAX_JSON_BYTES = kreader.MAX_CONFIG_BYTES
+MAX_JSON_BYTES = MAX_CONFIG_BYTES
 MAX_WEIGHTS = 1_000_000
 MAX_NODES = 2_000_000
 MAX_SMALL_CONST = 4096  # elements: constants up to this size can be loaded for shape arithmetic
@@ -94,7 +97,7 @@ def _classify_file(path: str) -> Optional[str]:
     if b"modelTopology" not in raw and b"weightsManifest" not in raw and b'"weights"' not in raw:
         return None  # cheap: most JSON files of a folder (package.json, labels) are not models
     try:
-        return classify(kreader.parse_json(raw, "JSON", path))
+        return classify(parse_json(raw, "JSON", path))
     except BadModelError:
         return None
 
@@ -158,7 +161,7 @@ def _load_json(mj: str):
             data = f.read(MAX_JSON_BYTES + 1)
     except OSError as e:
         raise BadModelError(f"cannot read the file ({e.strerror or e})", mj) from None
-    return kreader.parse_json(data, "model.json", mj), len(data)
+    return parse_json(data, "model.json", mj), len(data)
 
 
 def _is_int(x) -> bool:
@@ -422,7 +425,7 @@ def parse_graphdef_json(topology, path: str):
     except BadModelError as e:
         raise BadModelError(str(e), path) from None
     except (json_format.ParseError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
-        raise BadModelError(f"modelTopology is not a GraphDef in JSON form ({kreader._one_line(e)})", path) \
+        raise BadModelError(f"modelTopology is not a GraphDef in JSON form ({one_line(e)})", path) \
             from None
     for n in gd.node:
         if not n.name or not n.op:
@@ -649,7 +652,7 @@ def _layers_model(path, topology: dict, weights: list[WeightEntry], size: int, w
     model.details.update({"keras_version": kv if isinstance(kv, str) else None,
                           "backend": topology.get("backend") if isinstance(topology.get("backend"), str) else None})
     for w in weights:
-        kw = kreader.Weight(name=w.name, shape=list(w.shape), dtype=w.dtype, nbytes=w.nbytes or 0,
+        kw = Weight(name=w.name, shape=list(w.shape), dtype=w.dtype, nbytes=w.nbytes or 0,
                             quantization=_quantization(w))
-        kreader.assign_named(b, None, w.name, kw)
+        assign_named(b, None, w.name, kw)
     return kreader.finish(model, b)
