@@ -20,7 +20,9 @@ def match(path: str, head: bytes = b"") -> bool:
 
 
 def _parse_text(data: bytes, msg) -> None:
-    text_format.Parse(data.decode("utf-8", errors="replace"), msg)
+    # tfproto's messages hold only the fields graphreport reads: a binary parse keeps the others as unknown
+    # fields, and the text parse skips them the same way (OpDef attributes' allowed_values, ...).
+    text_format.Parse(data.decode("utf-8", errors="replace"), msg, allow_unknown_field=True)
 
 
 def read(path: str) -> Model:
