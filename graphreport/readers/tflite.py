@@ -244,6 +244,7 @@ class _Reader:
         buf, root = self.buf, self.buf.root()
         model = Model(format="tflite", path=self.path, file_size=buf.size)
         model.format_version = str(root.scalar(M_VERSION, "I"))
+        model.execution_order_is_file_order = True  # operators are listed in execution order
         model.producer = root.string(M_DESCRIPTION) or None
         self.opcodes = [self._opcode(oc) for oc in root.tables(M_OPCODES, "operator code")]
         self.buffers = [self._buffer(b) for b in root.tables(M_BUFFERS, "buffer")]
