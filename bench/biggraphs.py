@@ -320,7 +320,7 @@ def functions_model(scale: int, path: str = "functions.pb", unit: int | None = N
     the SavedModel / MetaGraph readers build the functions they do not expand): shape inference and cost
     resolve each call through its function graph."""
     from graphreport.readers.graphdef import model_from_graphdef
-    from graphreport.readers.savedmodel import Inliner
+    from graphreport.readers.inline import Inliner
 
     gd = graphdef("functions", scale, unit=unit)
     model = model_from_graphdef(gd, path, gd.ByteSize())

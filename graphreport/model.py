@@ -231,6 +231,9 @@ class Model:
     variables: list[Variable] = field(default_factory=list)  # from a checkpoint, when read
     warnings: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # format-specific facts worth showing
+    # What the file itself says, set by its reader: analyses test these (and Graph.dialect,
+    # Graph.consts_are_weights), never the format's name.
+    execution_order_is_file_order: bool = False  # nodes are stored in the order they run (TFLite operators)
 
     _graphs_by_name: dict = field(default_factory=dict, repr=False, compare=False)
     _graphs_of: int = field(default=-1, repr=False, compare=False)  # len(graphs) when indexed

@@ -10,7 +10,11 @@ It writes
   graph lives in its function library behind ``StatefulPartitionedCall``;
 - ``tf1_savedmodel/``: a TF1-style SavedModel (``tf.compat.v1`` graph, resource variables,
   ``SavedModelBuilder`` with a ``predict`` signature ``serving_default``: input ``x``, outputs ``probs`` and
-  ``logits``).
+  ``logits``);
+- ``tf1_savedmodel_text/``: the same model written as text (``builder.save(as_text=True)`` writes
+  ``saved_model.pbtxt``), its binary twin's report expected.
+
+``make_format_samples.py NAME ...`` makes only the named samples (e.g. ``tf1_savedmodel_text``).
 
 Manifest entries (format ``savedmodel``, ``file`` = the directory): ``inputs`` / ``outputs`` as for the
 other samples (the serving signature's graph tensors, ``name`` without ``:0``; dtype and shape from
@@ -72,7 +76,12 @@ def savedmodel_facts(path: Path, signature: str = "serving_default") -> dict:
     from tensorflow.core.protobuf import saved_model_pb2
 
     sm = saved_model_pb2.SavedModel()
-    sm.ParseFromString((path / "saved_model.pb").read_bytes())
+    if (path / "saved_model.pb").exists():
+        sm.ParseFromString((path / "saved_model.pb").read_bytes())
+    else:  # written as text
+        from google.protobuf import text_format
+
+        text_format.Parse((path / "saved_model.pbtxt").read_text(encoding="utf-8"), sm)
     mg = sm.meta_graphs[0]
     sig_def = mg.signature_def[signature]
     loaded = tf.saved_model.load(str(path))
@@ -141,9 +150,9 @@ def make_keras_savedmodel() -> dict:
             "checkpoint_elements": int(sum(np.prod(v["shape"], dtype=np.int64) for v in facts["variables"]))}
 
 
-def make_tf1_savedmodel() -> dict:
-    dest = HERE / "tf1_savedmodel"
-    tmp = Path(tempfile.mkdtemp(dir=HERE, prefix=".tf1_savedmodel."))
+def make_tf1_savedmodel(name: str = "tf1_savedmodel", as_text: bool = False) -> dict:
+    dest = HERE / name
+    tmp = Path(tempfile.mkdtemp(dir=HERE, prefix=f".{name}."))
     shutil.rmtree(tmp)
     g = tf.Graph()
     with g.as_default():
@@ -160,11 +169,11 @@ def make_tf1_savedmodel() -> dict:
             sig = tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"probs": probs, "logits": logits})
             builder.add_meta_graph_and_variables(sess, [tf.compat.v1.saved_model.tag_constants.SERVING],
                                                  signature_def_map={"serving_default": sig})
-            builder.save()
+            builder.save(as_text=as_text)
             params = int(sum(np.prod(v.shape.as_list()) for v in tf.compat.v1.global_variables()))
     replace_dir(tmp, dest)
     facts = savedmodel_facts(dest)
-    return {"file": "tf1_savedmodel", "format": "savedmodel", **facts, "params": params,
+    return {"file": name, "format": "savedmodel", **facts, "params": params,
             "checkpoint_elements": int(sum(np.prod(v["shape"], dtype=np.int64) for v in facts["variables"]))}
 
 
@@ -187,7 +196,13 @@ def merge_manifest(new: list[dict]) -> None:
 def main() -> None:
     np.random.seed(SEED)
     tf.random.set_seed(SEED)
-    entries = [make_keras_savedmodel(), make_tf1_savedmodel()]
+    makers = {"keras_savedmodel": make_keras_savedmodel, "tf1_savedmodel": make_tf1_savedmodel,
+              "tf1_savedmodel_text": lambda: make_tf1_savedmodel("tf1_savedmodel_text", as_text=True)}
+    wanted = sys.argv[1:] or list(makers)
+    unknown = [w for w in wanted if w not in makers]
+    if unknown:
+        sys.exit(f"unknown sample(s) {', '.join(unknown)}; choose from {', '.join(makers)}")
+    entries = [makers[w]() for w in wanted]
     merge_manifest(entries)
     for e in entries:
         print(f"{e['file']:24s} {e['format']:10s} params={e['params']} variables={len(e['variables'])}",

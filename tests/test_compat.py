@@ -257,7 +257,7 @@ def test_keras_layers_use_the_layer_table():
     table = compat.load_table().get("keras_layers", {})
     if "Conv2D" not in table:
         pytest.skip("table generated without --keras")
-    g = Graph("main")
+    g = Graph("main", dialect="keras")  # as the Keras reader makes it: layers are the nodes
     for name, op, attrs in [("input_1", "InputLayer", {}), ("conv", "Conv2D", {}), ("act", "Activation",
                             {"activation": "gelu"}), ("fancy", "MyLayer", {})]:
         g.nodes.append(Node(name, op, attrs=attrs))
@@ -268,7 +268,7 @@ def test_keras_layers_use_the_layer_table():
 
 
 def _tflite_model(spec: list[tuple], tensors: dict, subgraphs=0) -> Model:
-    g = Graph("main", kind="subgraph")
+    g = Graph("main", kind="subgraph", dialect="tflite")
     for name, (dtype, const, q) in tensors.items():
         from graphreport.model import ConstData
         g.tensors[name] = Tensor(name, dtype, [1, 4], const=ConstData(16) if const else None,
@@ -276,8 +276,8 @@ def _tflite_model(spec: list[tuple], tensors: dict, subgraphs=0) -> Model:
     for i, (op, ins, outs, custom) in enumerate(spec):
         g.nodes.append(Node(f"{i}:{op}", op, inputs=ins, outputs=outs, custom=custom))
     g.inputs, g.outputs = [spec[0][1][0]], [spec[-1][2][0]]
-    graphs = [g] + [Graph(f"sub{k}", kind="subgraph") for k in range(subgraphs)]
-    return Model(format="tflite", path="m.tflite", file_size=0, graphs=graphs)
+    graphs = [g] + [Graph(f"sub{k}", kind="subgraph", dialect="tflite") for k in range(subgraphs)]
+    return Model(format="tflite", path="m.tflite", file_size=0, graphs=graphs, execution_order_is_file_order=True)
 
 
 def test_tflite_quantization_types_and_ops():

@@ -65,7 +65,8 @@ def _const(name, shape, dtype="float32"):
 
 
 def _model(g, fmt="graphdef"):
-    return Model(format=fmt, path="-", file_size=0, graphs=[g])
+    # a TFLite flatbuffer lists its operators in execution order, and the TFLite reader says so
+    return Model(format=fmt, path="-", file_size=0, graphs=[g], execution_order_is_file_order=fmt == "tflite")
 
 
 def _by_node(report):

@@ -31,7 +31,7 @@ def test_folder_mode_on_sample_models_with_a_damaged_file(tmp_path):
     want = {("tfjs_graph/model.json" if k == "tfjs_graph" else "tfjs_layers/model.json" if k == "tfjs_layers" else k): v
             for k, v in want.items()}
     assert set(rows) == set(want) | {"nested/damaged.tflite"}, sorted(rows)
-    assert index["reported"] == len(want) == 16 and index["failed"] == 1
+    assert index["reported"] == len(want) == 17 and index["failed"] == 1
     bad = rows["nested/damaged.tflite"]
     assert bad["error"] and bad["html"] is None and "TFLite" in bad["error"]
     for name, fmt in want.items():
@@ -48,7 +48,7 @@ def test_folder_mode_on_sample_models_with_a_damaged_file(tmp_path):
     page = (out / "index.html").read_text()
     assert "script-src 'none'" in page and "<script>" not in page
     links = re.findall(r'href="\./([^"]+)"', page)
-    assert len(links) == 2 * 16 and all((out / html.unescape(x)).exists() for x in links)
+    assert len(links) == 2 * 17 and all((out / html.unescape(x)).exists() for x in links)
     assert "damaged.tflite" in page and "could not be read" in page
 
 

@@ -194,10 +194,9 @@ def check_compat(model: Model, outputs: Optional[list[str]] = None,
                  suggestion: Optional[io_suggest.IOSuggestion] = None) -> CompatReport:
     """`suggestion`: io_suggest.suggest(model) when the caller has it already (only its names and roles
     are read)."""
-    if model.format == "tflite":
+    if model.main.dialect == "tflite":
         return _check_tflite(model)
-    if model.format in ("keras", "h5", "keras_h5", "keras_v3") or (
-            model.format == "tfjs" and model.details.get("model_type") == "layers-model"):
+    if model.main.dialect == "keras":  # Keras files and TF.js layers models: layers are the nodes
         return _check_keras(model, outputs)
     return _check_tf(model, outputs, suggestion)
 

@@ -223,7 +223,7 @@ def _graph_costs(model: Model, g: Graph, cache: dict) -> list[NodeCost]:
     gc = _GraphCost(model, g, cache)
     from .shapes import topological_order
 
-    order, _ = (g.nodes, []) if model.format == "tflite" else topological_order(g)
+    order, _ = (g.nodes, []) if model.execution_order_is_file_order else topological_order(g)
     out = []
     for node in order:
         if node.is_const:
@@ -310,12 +310,12 @@ def compute_cost(model: Model, params: Optional[dict[str, ParamCount]] = None) -
     main = model.main
     costs = per_graph[main.name]
     report.nodes = costs
-    tflite = model.format == "tflite"
-    report.memory = peak_activation(main, file_order=tflite or None)
+    file_order = model.execution_order_is_file_order
+    report.memory = peak_activation(main, file_order=file_order or None)
     report.totals = _totals(costs, main, report.memory, cache["_params"].get(main.name))
-    if len(model.graphs) > 1 or model.format == "tflite":
+    if len(model.graphs) > 1 or file_order:
         for g in model.graphs:
-            mem = report.memory if g is main else peak_activation(g, file_order=tflite or None)
+            mem = report.memory if g is main else peak_activation(g, file_order=file_order or None)
             report.per_subgraph[g.name] = _totals(per_graph[g.name], g, mem, cache["_params"].get(g.name))
     report.subgraph_nodes = {name: c for name, c in per_graph.items() if name != main.name}
     report.unknown = [c for c in costs if not c.known]

@@ -383,11 +383,11 @@ def suggest_declared(model: Model) -> IOSuggestion:
 
 
 def suggest(model: Model) -> IOSuggestion:
-    if model.format == "tflite":
+    if model.main.dialect == "tflite":
         return suggest_tflite(model)
-    if model.format == "keras" or (model.format == "tfjs" and model.details.get("model_type") == "layers-model"):
+    if model.main.dialect == "keras":  # Keras files and TF.js layers models declare their inputs and outputs
         return suggest_declared(model)
-    if model.format == "savedmodel" and model.details.get("serving_signature") in {s.name for s in model.signatures}:
+    if model.details.get("serving_signature") in {s.name for s in model.signatures}:  # SavedModel signature
         return suggest_savedmodel(model, model.details["serving_signature"])
     s = suggest_graph(model.main)
     if model.signatures:

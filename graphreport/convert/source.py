@@ -95,67 +95,39 @@ def safe_name(name: str) -> str:
 # ------------------------------------------------------------------------------------------------------------
 
 _CKPT_PARTS = re.compile(r"^(?P<prefix>.+?)\.(meta|index|data-\d{5}-of-\d{5})$")
-
-
-def _latest_checkpoint(folder: str) -> Optional[str]:
-    """Prefix named by a `checkpoint` state file (text proto: model_checkpoint_path: "...")."""
-    state = os.path.join(folder, "checkpoint")
-    if not os.path.isfile(state):
-        return None
-    try:
-        text = open(state, encoding="utf-8", errors="replace").read()
-    except OSError:
-        return None
-    m = re.search(r'^model_checkpoint_path:\s*"((?:[^"\\]|\\.)*)"', text, re.M)
-    if not m:
-        return None
-    prefix = m.group(1).encode().decode("unicode_escape")
-    return prefix if os.path.isabs(prefix) else os.path.join(folder, prefix)
+KINDS = {"graphdef": "graphdef", "checkpoint": "metagraph", "savedmodel": "savedmodel", "keras": "keras"}
 
 
 def detect(path: str) -> tuple[str, str, str]:
-    """-> (kind, model_path, checkpoint_prefix). Kinds: graphdef, metagraph, savedmodel, keras, tflite."""
-    if os.path.isdir(path):
-        for name in ("saved_model.pb", "saved_model.pbtxt"):
-            if os.path.isfile(os.path.join(path, name)):
-                return "savedmodel", path, ""
-        prefix = _latest_checkpoint(path)
-        if prefix is None:
-            metas = sorted(f for f in os.listdir(path) if f.endswith(".meta"))
-            if len(metas) == 1:
-                prefix = os.path.join(path, metas[0][:-5])
-        if prefix is not None:
-            return _metagraph(prefix, path)
-        raise BadModelError("is a directory that holds neither a SavedModel (saved_model.pb) nor a TF1 "
-                            "checkpoint (model.ckpt.meta + .index + .data-*)", path)
-    if not os.path.exists(path):
-        m = _CKPT_PARTS.match(path)
-        if os.path.exists(path + ".meta") or os.path.exists(path + ".index"):
-            return _metagraph(path, path)
-        if m is None:
-            raise BadModelError("no such file", path)
-    m = _CKPT_PARTS.match(path)
-    if m and (path.endswith(".meta") or os.path.exists(m.group("prefix") + ".meta")
-              or os.path.exists(m.group("prefix") + ".index")):
-        return _metagraph(m.group("prefix"), path)
-    if os.path.basename(path) in ("saved_model.pb", "saved_model.pbtxt"):
-        return "savedmodel", os.path.dirname(path) or ".", ""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError as e:
-        raise BadModelError(f"cannot read the file ({e.strerror or e})", path) from None
-    if not head:
+    """-> (kind, model_path, checkpoint_prefix). Kinds: graphdef, metagraph, savedmodel, keras. What the path
+    is comes from the readers' registry (graphreport.readers.registry), as for a report."""
+    from ..readers import metagraph, registry
+    from ..readers.files import read_head
+
+    is_dir = os.path.isdir(path)
+    exists = os.path.exists(path)
+    head = read_head(path) if exists and not is_dir else b""
+    if exists and not is_dir and not head:
         raise BadModelError("the file is empty", path)
-    if head[4:8] == b"TFL3":
+    reader = registry.find(path, head, is_dir)
+    kind = KINDS.get(reader.name) if reader is not None else None
+    if reader is not None and reader.name == "tflite":
         raise UsageError("is already a TFLite model; convert its source (GraphDef, checkpoint, SavedModel or "
                          "Keras file) instead", path)
-    if head.startswith(b"\x89HDF\r\n\x1a\n") or head.startswith(b"PK\x03\x04"):
-        return "keras", path, ""
-    if head.lstrip().startswith(b"{"):
-        raise UsageError("is a JSON file (a TF.js or Keras config?); convert the original TensorFlow model",
-                         path)
-    return "graphdef", path, ""
+    if reader is not None and reader.name == "tfjs":
+        raise UsageError("is a JSON file or folder (a TF.js model or Keras config?); convert the original "
+                         "TensorFlow model", path)
+    if kind is None or (is_dir and kind == "keras"):
+        if not is_dir:
+            raise BadModelError("no such file" if not exists else "not a model file", path)
+        raise BadModelError("is a directory that holds neither a SavedModel (saved_model.pb) nor a TF1 "
+                            "checkpoint (model.ckpt.meta + .index + .data-*)", path)
+    if kind == "savedmodel":
+        return kind, path if is_dir else os.path.dirname(path) or ".", ""
+    if kind == "metagraph":
+        prefix, _, _ = metagraph.resolve(path)
+        return _metagraph(prefix, path)
+    return kind, path, ""
 
 
 def _metagraph(prefix: str, given: str) -> tuple[str, str, str]:
@@ -236,7 +208,7 @@ def _fmt(shape) -> str:
 
 def read_tf1_model(kind: str, model_path: str) -> Model:
     from ..readers import graphdef, tfproto
-    from ..readers.detect import read_bytes
+    from ..readers.files import read_bytes
 
     data = read_bytes(model_path)
     if not data:

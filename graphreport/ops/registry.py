@@ -4,7 +4,9 @@ share a key, so a Keras layer can never reach a TensorFlow op's rule by name. A 
 (``Graph.dialect``).
 
 A family module (ops/nn.py, ops/math.py, ops/array.py ...) registers small functions with the decorators
-below; the walkers in analysis/ call them. Rules never walk the graph: they get a narrow context
+below; the walkers in analysis/ call them. This module imports no family: the package (ops/__init__.py)
+imports every family, so importing ``graphreport.ops.registry`` (which first runs the package) finds every
+rule registered. Rules never walk the graph: they get a narrow context
 (input shapes/dtypes, attributes, constant input values) and return early when something is unknown.
 """
 from __future__ import annotations
@@ -184,31 +186,14 @@ value_rule = _registrar("value")
 
 
 def lookup(op: str, dialect: str = "tf") -> Optional[OpInfo]:
-    _load_families()
     return REGISTRY.get((dialect, op))
 
 
 def coverage() -> list[dict]:
     """One row per registered op: which rules it has (for a coverage table generated from the registry)."""
-    _load_families()
     return [{"dialect": d, "op": op, "shape": info.shape is not None, "cost": info.cost is not None,
              "value": info.value is not None, "dtype": info.dtype is not None}
             for (d, op), info in sorted(REGISTRY.items())]
-
-
-_loaded = False
-
-
-def _load_families() -> None:
-    """Import every family module once, on the first lookup. Cheap by design (a few ms from byte code): the
-    modules only define and register small functions; numpy, which value rules use, is imported when a rule
-    first computes a value (helpers.np), so a report that needs no constant value never imports it."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from . import tf_dtypes  # noqa: F401  (registers rules)
-        from . import array, indexing, joining, math, nn, plumbing, tflite_ops  # noqa: F401  (shape, value, cost)
-        from . import keras_layers, keras_rnn  # noqa: F401  (Keras layer rules, dialect "keras")
 
 
 def output_dtype(op: str, attrs: dict, index: int) -> Optional[str]:

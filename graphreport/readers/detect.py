@@ -1,57 +1,15 @@
-"""Find the reader for a path: by content first (magic bytes, a successful parse), extension second."""
+"""Find the reader for a path and read it: the rows of registry.py, in order, by magic bytes, names and
+content; a folder without a model is described in one line."""
 from __future__ import annotations
 
 import os
-import re
 
-from ..errors import BadModelError, LimitError
+from ..errors import BadModelError
 from ..model import Model
+from .files import MAX_FILE_BYTES, looks_like_json, read_bytes, read_head  # noqa: F401  (used from here)
+from .registry import find, suffixes
 
-MAX_FILE_BYTES = 4 * 1024**3  # a report reads at most this much of one file
-
-
-def read_bytes(path: str) -> bytes:
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise LimitError(f"file is {size} bytes; graphreport reads models up to {MAX_FILE_BYTES} bytes", path)
-        with open(path, "rb") as f:
-            return f.read()
-    except IsADirectoryError:
-        raise BadModelError("is a directory", path) from None
-    except OSError as e:
-        raise BadModelError(f"cannot read the file ({e.strerror or e})", path) from None
-
-
-_JSON_START = re.compile(rb"[ \t\r\n]*(\{[ \t\r\n]*(\"|\}|$)|\[[ \t\r\n]*([{\[\]\"0-9-]|$))")
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def looks_like_json(head: bytes) -> bool:
-    """A JSON object or array (a TF.js model.json, a weights manifest). A binary GraphDef can begin with the
-    same bytes ('\\n{' is a first node of 123 bytes) but carries protobuf tags (0x12, ...) that JSON text
-    never holds unescaped."""
-    return bool(_JSON_START.match(head)) and not _CONTROL.search(head)
-
-
-def sniff(path: str, head: bytes) -> str:
-    """Name of the format a file's first bytes say it is (or 'graphdef' as the protobuf fallback)."""
-    from . import graphdef
-
-    if head[4:8] == b"TFL3":
-        return "tflite"
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return "keras_h5"
-    if head.startswith(b"PK\x03\x04"):
-        return "zip"
-    if looks_like_json(head):
-        return "json"
-    if graphdef.looks_like_text(head):
-        return "graphdef"
-    return "graphdef"
-
-
-MODEL_SUFFIXES = (".pb", ".pbtxt", ".tflite", ".h5", ".hdf5", ".keras", ".onnx", ".meta")
+MODEL_SUFFIXES = suffixes(whole_names=False)  # file-name endings of the formats read
 MAX_LISTED = 10_000  # directory entries looked at when saying what a folder holds
 
 
@@ -78,7 +36,7 @@ def _describe_directory(path: str) -> str:
         found.append(f"checkpoint variables ({indexes[0]}) but no .meta graph: a TF2 checkpoint stores variables "
                      "only; export a SavedModel to report on it")
     nested = [n for n in names if n.endswith("/") and any(
-        os.path.isfile(os.path.join(path, n, f)) for f in ("saved_model.pb", "saved_model.pbtxt", "model.json"))]
+        os.path.isfile(os.path.join(path, n, f)) for f in suffixes(whole_names=True))]
     if nested:
         found.append("models in subfolders: " + ", ".join(nested[:5]) + " (name one)")
     files = [n for n in names if n.endswith(MODEL_SUFFIXES)]
@@ -92,71 +50,20 @@ def _describe_directory(path: str) -> str:
 
 
 def load_directory(path: str) -> Model:
-    """A folder: a SavedModel, a TF1 checkpoint folder or a TF.js model folder."""
-    from . import metagraph, savedmodel
-
-    if savedmodel.match(path):
-        return savedmodel.read(path)
-    if metagraph.match_directory(path):
-        return metagraph.read(path)
-    from . import tfjs
-
-    model_json = tfjs.find_in_folder(path)  # model.json, or the one JSON file that is a TF.js model by content
-    if model_json is not None:
-        return tfjs.read(model_json)
-    if os.path.isfile(os.path.join(path, "config.json")) and os.path.isfile(os.path.join(path, "metadata.json")):
-        from . import keras  # an unzipped .keras archive
-        return keras.read(path)
-    raise BadModelError(_describe_directory(path), path)
-
-
-def _starts_like_tflite(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(8)[4:8] == b"TFL3"  # as sniff() says, without importing the GraphDef reader
-    except OSError:
-        return False  # said below, with the reason
+    """A folder: a SavedModel, a TF1 checkpoint folder, a TF.js model folder or an unzipped .keras archive."""
+    reader = find(path, b"", is_dir=True)
+    if reader is None:
+        raise BadModelError(_describe_directory(path), path)
+    return reader.load(path)
 
 
 def load(path: str) -> Model:
     """Read any supported model file (or SavedModel / checkpoint / TF.js folder) into the graph model."""
     if os.path.isdir(path):
         return load_directory(path)
-    if _starts_like_tflite(path):  # mapped and read in place; before importing the protobuf readers (~40 ms)
-        from . import tflite
-        return tflite.read_file(path)
-    from . import metagraph, savedmodel
-
-    if savedmodel.match(path):  # saved_model.pb named directly
-        return savedmodel.read(os.path.dirname(path) or ".")
-    if metagraph.match(path):  # .meta, .index, .data-*, `checkpoint`, or a prefix naming them
-        return metagraph.read(path)
-    if not os.path.exists(path):
-        raise BadModelError("no such file", path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError as e:
-        raise BadModelError(f"cannot read the file ({e.strerror or e})", path) from None
-    if sniff(path, head) in ("keras_h5", "zip"):  # read in place (HDF5, zip members), never whole into memory
-        from . import keras
-        return keras.read(path)
-    if head and sniff(path, head) == "json":  # TF.js model.json, a weights manifest, or a bare Keras config
-        from . import tfjs
-        return tfjs.read(path)
-    if head and sniff(path, head) == "graphdef":
-        from . import graphdef
-        graphdef.check_size(path, os.path.getsize(path))  # over protobuf's limit: say so before reading it
-    data = read_bytes(path)
-    if not data:
-        raise BadModelError("the file is empty", path)
-    kind = sniff(path, data[:64])
-    if kind == "tflite":
-        from . import tflite
-        return tflite.read(path, data)
-    if kind == "graphdef":
-        from . import graphdef
-        return graphdef.read(path, data)
-    names = {"keras_h5": "a Keras HDF5 file", "zip": "a zip archive (Keras .keras?)", "json": "a JSON file"}
-    raise BadModelError(f"is {names[kind]}; this version of graphreport reads GraphDef (.pb/.pbtxt) "
-                        "and TFLite (.tflite) files", path)
+    exists = os.path.exists(path)
+    head = read_head(path) if exists else b""  # a missing path may still name a checkpoint by its prefix
+    reader = find(path, head)
+    if reader is None:
+        raise BadModelError("no such file" if not exists else "not a file graphreport reads", path)
+    return reader.load(path)

@@ -1,6 +1,7 @@
 """GraphDef reader: binary .pb and text .pbtxt, parsed with protobuf directly (no tensorflow import)."""
 from __future__ import annotations
 
+import os
 import re
 
 from google.protobuf import text_format
@@ -10,6 +11,7 @@ from ..errors import BadModelError, LimitError
 from ..model import DTYPE_SIZES, ConstData, Graph, Model, Node, Tensor, num_elements, split_tensor_name
 from ..opdata import roles as op_roles
 from . import tfproto
+from .files import read_bytes
 from .tfproto import dtype_name
 
 MAX_OUTPUTS = 100_000  # an input naming `node:999999999` must not make a billion tensors
@@ -289,3 +291,16 @@ def model_from_graphdef(msg, path: str, file_size: int, fmt: str = "graphdef") -
         for f in msg.library.function
     ]
     return model
+
+
+# The reader protocol (registry.py): any file no other reader claims is tried as a GraphDef.
+def match(path: str, head: bytes) -> bool:
+    return os.path.isfile(path)
+
+
+def read_file(path: str) -> Model:
+    check_size(path, os.path.getsize(path))  # over protobuf's limit: say so before reading it
+    data = read_bytes(path)
+    if not data:
+        raise BadModelError("the file is empty", path)
+    return read(path, data)

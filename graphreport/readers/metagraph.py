@@ -20,9 +20,10 @@ from google.protobuf.message import DecodeError
 from ..errors import BadModelError
 from ..model import Model
 from . import checkpoint_index, tfproto
+from .files import read_bytes
 from .graphdef import build_graph
-from .savedmodel import (EXPANSION_FACTOR, MAX_EXPANDED_NODES, MIN_EXPANSION_BUDGET, SAVER_FUNCTION, VARIABLE_OPS,
-                         Inliner, _apply_variables, _mark, _View)
+from .inline import View, inliner_for, mark_calls
+from .metagraphdef import VARIABLE_OPS, apply_variables, signatures_of
 
 FORMAT = "checkpoint"
 STATE_FILE = "checkpoint"
@@ -61,7 +62,7 @@ def match_directory(path: str) -> bool:
     return os.path.isdir(path) and (os.path.isfile(os.path.join(path, STATE_FILE)) or bool(_metas(path)))
 
 
-def match(path: str) -> bool:
+def match(path: str, head: bytes = b"") -> bool:
     """A path that names a TF1 checkpoint in any of the ways the module docstring lists."""
     if os.path.isdir(path):
         return match_directory(path)
@@ -131,19 +132,14 @@ def parse_meta_graph(path: str, data: bytes):
 
 
 def read(path: str) -> Model:
-    from .detect import read_bytes
-
     prefix, meta, notes = resolve(path)
     data = read_bytes(meta)
     mg = parse_meta_graph(meta, data)
     gd = mg.graph_def
     library = {f.signature.name: f for f in gd.library.function}
-    held = len(gd.node) + sum(len(f.node_def) for f in library.values())
-    inl = Inliner(library, mg.meta_info_def.stripped_op_list if mg.HasField("meta_info_def") else None,
-                  skip=lambda f: bool(SAVER_FUNCTION.match(f)),
-                  budget=min(MAX_EXPANDED_NODES, max(MIN_EXPANSION_BUDGET, EXPANSION_FACTOR * held)))
-    g = build_graph(inl.expand([_View.of(nd) for nd in gd.node]), "main")
-    _mark(g, inl)
+    inl = inliner_for(mg, library)
+    g = build_graph(inl.expand([View.of(nd) for nd in gd.node]), "main")
+    mark_calls(g, inl)
     model = Model(format=FORMAT, path=meta, file_size=len(data), graphs=[g], warnings=list(notes))
     model.graphs.extend(inl.function_graphs(library, model.warnings))
 
@@ -172,7 +168,7 @@ def read(path: str) -> Model:
                         handle_keys[node.name] = cand
                         break
     used: list[dict] = []
-    _apply_variables(g, handle_keys, ck, used)
+    apply_variables(g, handle_keys, ck, used)
 
     info = mg.meta_info_def
     producer = gd.versions.producer if gd.HasField("versions") else gd.version
@@ -203,8 +199,6 @@ def read(path: str) -> Model:
         k: len(v.node_list.value) + len(v.bytes_list.value) + len(v.int64_list.value) + len(v.float_list.value)
         for k, v in sorted(mg.collection_def.items())}
     if mg.signature_def:
-        from .savedmodel import signatures_of
-
         model.signatures = signatures_of(mg)
     model.details["variables_used"] = used
     if ck is not None:

@@ -34,8 +34,11 @@ from ..model import DTYPE_SIZES, ConstData, Model, Node, Quantization, Signature
 from ..opdata import roles as op_roles
 from . import keras as kreader
 from . import tfproto
+from .keras_archive import one_line, parse_json
+from .keras_config import MAX_CONFIG_BYTES, Weight
+from .keras_graph import assign_named
 
-MAX_JSON_BYTES = kreader.MAX_CONFIG_BYTES
+MAX_JSON_BYTES = MAX_CONFIG_BYTES
 MAX_WEIGHTS = 1_000_000
 MAX_NODES = 2_000_000
 MAX_SMALL_CONST = 4096  # elements: constants up to this size can be loaded for shape arithmetic
@@ -95,7 +98,7 @@ def _classify_file(path: str) -> Optional[str]:
     if b"modelTopology" not in raw and b"weightsManifest" not in raw and b'"weights"' not in raw:
         return None  # cheap: most JSON files of a folder (package.json, labels) are not models
     try:
-        return classify(kreader.parse_json(raw, "JSON", path))
+        return classify(parse_json(raw, "JSON", path))
     except BadModelError:
         return None
 
@@ -129,6 +132,16 @@ def find_in_folder(folder: str) -> Optional[str]:
     return None
 
 
+def match(path: str, head: bytes) -> bool:
+    """A folder holding a TF.js model (see find_in_folder); files are told by their first bytes (registry.py)."""
+    return os.path.isdir(path) and find_in_folder(path) is not None
+
+
+def read_path(path: str) -> Model:
+    """A TF.js model JSON, or the folder holding it (read as the JSON file it holds)."""
+    return read(find_in_folder(path) or path if os.path.isdir(path) else path)
+
+
 def _locate(path: str) -> tuple[str, str]:
     if os.path.isdir(path):
         mj = find_in_folder(path)
@@ -149,7 +162,7 @@ def _load_json(mj: str):
             data = f.read(MAX_JSON_BYTES + 1)
     except OSError as e:
         raise BadModelError(f"cannot read the file ({e.strerror or e})", mj) from None
-    return kreader.parse_json(data, "model.json", mj), len(data)
+    return parse_json(data, "model.json", mj), len(data)
 
 
 def _is_int(x) -> bool:
@@ -413,7 +426,7 @@ def parse_graphdef_json(topology, path: str):
     except BadModelError as e:
         raise BadModelError(str(e), path) from None
     except (json_format.ParseError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
-        raise BadModelError(f"modelTopology is not a GraphDef in JSON form ({kreader._one_line(e)})", path) \
+        raise BadModelError(f"modelTopology is not a GraphDef in JSON form ({one_line(e)})", path) \
             from None
     for n in gd.node:
         if not n.name or not n.op:
@@ -640,7 +653,7 @@ def _layers_model(path, topology: dict, weights: list[WeightEntry], size: int, w
     model.details.update({"keras_version": kv if isinstance(kv, str) else None,
                           "backend": topology.get("backend") if isinstance(topology.get("backend"), str) else None})
     for w in weights:
-        kw = kreader.Weight(name=w.name, shape=list(w.shape), dtype=w.dtype, nbytes=w.nbytes or 0,
+        kw = Weight(name=w.name, shape=list(w.shape), dtype=w.dtype, nbytes=w.nbytes or 0,
                             quantization=_quantization(w))
-        kreader.assign_named(b, None, w.name, kw)
+        assign_named(b, None, w.name, kw)
     return kreader.finish(model, b)

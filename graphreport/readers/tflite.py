@@ -23,8 +23,8 @@ from pathlib import Path
 
 from ..errors import BadModelError
 from ..model import ConstData, Graph, Model, Node, Quantization, Signature, Tensor
+from .files import TFLITE_MAGIC
 
-IDENTIFIER = b"TFL3"
 OPDATA = Path(__file__).resolve().parent.parent / "opdata" / "tflite_builtin_ops.json"
 
 # Field ids per table (the vtable slot of field k is at byte 4 + 2k of the vtable).
@@ -59,10 +59,6 @@ _STRUCTS = {f: struct.Struct("<" + f) for f in "?bBhHiIqQfd"}  # little-endian s
 @lru_cache(maxsize=1)
 def opdata() -> dict:
     return json.loads(OPDATA.read_text())
-
-
-def match(head: bytes) -> bool:
-    return head[4:8] == IDENTIFIER
 
 
 class Malformed(Exception):
@@ -189,7 +185,7 @@ def read_file(path: str) -> Model:
             try:
                 mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             except (OSError, ValueError):  # a file system that cannot map files: read it, as other readers do
-                from .detect import read_bytes
+                from .files import read_bytes
 
                 return read(path, read_bytes(path))
             present = _present_bytes(f.fileno(), st)
@@ -226,7 +222,8 @@ def _present_bytes(fd: int, st: os.stat_result) -> int:
 def read(path: str, data, present: int | None = None) -> Model:
     """Read a flatbuffer held in `data` (bytes, or a memory map from read_file), in place. `present`: how many
     of its bytes the file really holds (read_file's measure of a sparse file), for the work budget."""
-    if len(data) < 8 or not match(data[:8]):
+    at, identifier = TFLITE_MAGIC
+    if len(data) < 8 or data[at:at + len(identifier)] != identifier:
         raise BadModelError("not a TFLite flatbuffer (no TFL3 file identifier)", path)
     try:
         return _Reader(Buffer(data, present), path).model()
@@ -247,6 +244,7 @@ class _Reader:
         buf, root = self.buf, self.buf.root()
         model = Model(format="tflite", path=self.path, file_size=buf.size)
         model.format_version = str(root.scalar(M_VERSION, "I"))
+        model.execution_order_is_file_order = True  # operators are listed in execution order
         model.producer = root.string(M_DESCRIPTION) or None
         self.opcodes = [self._opcode(oc) for oc in root.tables(M_OPCODES, "operator code")]
         self.buffers = [self._buffer(b) for b in root.tables(M_BUFFERS, "buffer")]

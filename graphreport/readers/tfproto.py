@@ -93,7 +93,7 @@ MESSAGES: dict[str, list[tuple]] = {
                     ("tensorflow_version", 5, "s"), ("tensorflow_git_version", 6, "s"),
                     ("stripped_default_attrs", 7, "bool"), ("function_aliases", 8, "map:s,s")],
     "SaverDef": [("filename_tensor_name", 1, "s"), ("save_tensor_name", 2, "s"), ("restore_op_name", 3, "s"),
-                 ("version", 7, "i32")],
+                 ("version", 7, "e:SaverDef.CheckpointFormatVersion")],
     "CollectionDef.NodeList": [("value", 1, "s", _R)],
     "CollectionDef.BytesList": [("value", 1, "b", _R)],
     "CollectionDef.Int64List": [("value", 1, "i64", _R)],
@@ -147,6 +147,10 @@ MESSAGES: dict[str, list[tuple]] = {
     "TensorSliceProto": [("extent", 1, "m:TensorSliceProto.Extent", _R)],
 }
 
+# enums nested in a message (name -> {value name: number}), beside the top-level DataType: the text format
+# writes their names (saver_def { version: V2 } in a saved_model.pbtxt)
+ENUMS = {"SaverDef.CheckpointFormatVersion": {"LEGACY": 0, "V1": 1, "V2": 2}}
+
 # message -> (oneof name, member fields)
 ONEOFS = {
     "AttrValue": ("value", {"list", "s", "i", "f", "b", "type", "shape", "tensor", "placeholder", "func"}),
@@ -186,6 +190,11 @@ def _build_file() -> descriptor_pb2.FileDescriptorProto:
         parent, _, short = full.rpartition(".")
         container = protos[parent].nested_type if parent else fd.message_type
         protos[full] = container.add(name=short)
+    for full, values in ENUMS.items():
+        parent, _, short = full.rpartition(".")
+        nested = protos[parent].enum_type.add(name=short)
+        for name, num in values.items():
+            nested.value.add(name=name, number=num)
     for full, fields in MESSAGES.items():
         msg = protos[full]
         oneof = ONEOFS.get(full)

@@ -8,7 +8,7 @@ import hashlib
 
 from markupsafe import Markup
 
-from . import figure_text, human_bytes
+from .text import figure_text, human_bytes
 from .html import FORMAT_NAMES, _env, _read, script_json
 from .jsonout import _clean
 

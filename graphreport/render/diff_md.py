@@ -4,7 +4,7 @@ outputs, TFLite / int8 regressions, figures, op types, layers), long lists colla
 from __future__ import annotations
 
 from ..shapespec import format_shape
-from . import figure_text, human_bytes
+from .text import figure_text, human_bytes
 from .markdown import _cell
 
 LIMIT = 65_536

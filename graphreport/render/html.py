@@ -10,13 +10,12 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
-from ..render import figure_text, human_bytes
+from ..readers.registry import display_names
 from ..render.charts import _si, bar_chart
 from ..shapespec import compact_shape, format_shape
+from .text import figure_text, human_bytes
 
-FORMAT_NAMES = {"graphdef": "TensorFlow GraphDef", "tflite": "TensorFlow Lite flatbuffer",
-                "savedmodel": "TensorFlow SavedModel", "checkpoint": "TensorFlow MetaGraph + checkpoint",
-                "keras": "Keras model", "tfjs": "TensorFlow.js model"}
+FORMAT_NAMES = display_names()  # format -> how reports name it, from the readers' registry
 
 
 def _read(name: str) -> str:

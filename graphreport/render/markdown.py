@@ -4,7 +4,7 @@ then the op types that do the work (by FLOPs, not by count: Const and Identity d
 from __future__ import annotations
 
 from ..shapespec import format_shape
-from . import figure_text, human_bytes
+from .text import figure_text, human_bytes
 
 TOP_OPS = 8
 

@@ -1,0 +1,96 @@
+"""No import circles in graphreport/: every module's imports, parsed with `ast` (nothing is imported), form a
+graph without cycles.
+
+Every import statement counts, those inside functions too: a function-local import only postpones a circle
+to the first call, and hiding circles that way is what this test is meant to stop. An import of a package
+(``from . import x`` where x is a module) is an edge to that module, not to the package's __init__: Python
+runs a package's __init__ before any of its modules, which would make every package that imports its own
+modules (graphreport/ops/__init__.py imports its rule families) a circle of no consequence.
+"""
+from __future__ import annotations
+
+import ast
+import graphlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "graphreport"
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for p in sorted((ROOT / PACKAGE).rglob("*.py")):
+        parts = list(p.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = p
+    return out
+
+
+def _is_package(path: Path) -> bool:
+    return path.name == "__init__.py"
+
+
+def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:
+    """The absolute name `from <node.module>` refers to, written in `module` (at `path`)."""
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".")
+    if not _is_package(path):
+        base = base[:-1]  # a module's relative imports start from its package
+    base = base[:len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the graphreport modules it imports (anywhere in its body)."""
+    mods = _modules()
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for mod, path in mods.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = _resolve(mod, path, node)
+                # `from pkg import name`: the module pkg.name when there is one, else pkg itself
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names]
+            for t in targets:
+                while t and t not in mods and "." in t:  # `import a.b.c` of something inside a module
+                    t = t.rpartition(".")[0]
+                if t in mods and t != mod:
+                    graph[mod].add(t)
+    return graph
+
+
+def cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle (its modules, the first repeated at the end), or [] when there is none."""
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as e:
+        return list(e.args[1])
+    return []
+
+
+def test_the_graph_is_read():
+    g = import_graph()
+    assert "graphreport.readers.detect" in g and "graphreport.ops.registry" in g
+    # edges the code certainly has: a relative import, a package's import of its module, a parent import
+    assert "graphreport.ops.registry" in g["graphreport.ops.nn"]
+    assert "graphreport.ops.nn" in g["graphreport.ops"]
+    assert "graphreport.errors" in g["graphreport.readers.detect"]
+
+
+def test_the_cycle_finder_finds_cycles():
+    found = cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}})
+    assert sorted(set(found)) == ["a", "b", "c"] and found[0] == found[-1]
+    assert cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_circles():
+    found = cycle(import_graph())
+    assert not found, "import circle: " + " -> ".join(found)
+
+
+def test_the_rule_registry_imports_no_family():
+    assert import_graph()["graphreport.ops.registry"] <= {"graphreport.ops.helpers"}
