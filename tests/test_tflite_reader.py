@@ -11,7 +11,6 @@ import zipfile
 import flatbuffers
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from work import calls
 from graphreport.errors import BadModelError
@@ -42,38 +41,44 @@ def _keras_net():
     return keras.Model(inp, out)
 
 
-class _TwoSignatures(tf.Module):
-    """Subgraph 0 ("as_text"): IF and a Flex op; subgraph 1 ("scale"): WHILE, unknown batch."""
+def _tf_modules(tf):
+    """The tf.Module classes converted below (defined here: this module imports TensorFlow only in its tests)."""
 
-    @tf.function(input_signature=[tf.TensorSpec([4], tf.int32, name="ids"), tf.TensorSpec([], tf.bool, name="flag")])
-    def as_text(self, ids, flag):
-        r = tf.cond(flag, lambda: ids * 2, lambda: ids - 1)
-        return {"text": tf.strings.as_string(r), "ids": r}
+    class _TwoSignatures(tf.Module):
+        """Subgraph 0 ("as_text"): IF and a Flex op; subgraph 1 ("scale"): WHILE, unknown batch."""
 
-    @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x")])
-    def scale(self, x):
-        _, v = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), [tf.constant(0), x])
-        return {"angle": tf.math.atan2(v, x + 1.0), "total": tf.reduce_sum(v, axis=1)}
+        @tf.function(input_signature=[tf.TensorSpec([4], tf.int32, name="ids"),
+                                      tf.TensorSpec([], tf.bool, name="flag")])
+        def as_text(self, ids, flag):
+            r = tf.cond(flag, lambda: ids * 2, lambda: ids - 1)
+            return {"text": tf.strings.as_string(r), "ids": r}
 
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x")])
+        def scale(self, x):
+            _, v = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), [tf.constant(0), x])
+            return {"angle": tf.math.atan2(v, x + 1.0), "total": tf.reduce_sum(v, axis=1)}
 
-class _SparseDense(tf.Module):
-    """A matmul whose weights are 92% zeros: EXPERIMENTAL_SPARSITY stores them sparse, behind a DENSIFY op."""
+    class _SparseDense(tf.Module):
+        """A matmul whose weights are 92% zeros: EXPERIMENTAL_SPARSITY stores them sparse, behind a DENSIFY op."""
 
-    def __init__(self):
-        w = np.zeros((16, 32), np.float32)
-        w[::4, ::3] = np.arange(1, 45).reshape(4, 11)
-        self.w = tf.Variable(w)
+        def __init__(self):
+            w = np.zeros((16, 32), np.float32)
+            w[::4, ::3] = np.arange(1, 45).reshape(4, 11)
+            self.w = tf.Variable(w)
 
-    @tf.function(input_signature=[tf.TensorSpec([1, 16], tf.float32, name="x")])
-    def f(self, x):
-        return {"y": tf.matmul(x, self.w)}
+        @tf.function(input_signature=[tf.TensorSpec([1, 16], tf.float32, name="x")])
+        def f(self, x):
+            return {"y": tf.matmul(x, self.w)}
+
+    return _TwoSignatures, _SparseDense
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def models(tmp_path_factory, tf):
     """Small .tflite files converted by this TensorFlow: float, full-int8, two signatures + Flex, float with
     its weights stored after the flatbuffer (the layout of models over 2 GB), sparse weights."""
     d = tmp_path_factory.mktemp("tflite")
+    _TwoSignatures, _SparseDense = _tf_modules(tf)
     net = _keras_net()
     rng = np.random.RandomState(0)
     calibration = [rng.uniform(-1, 1, (1, 16, 16, 3)).astype("float32") for _ in range(4)]
@@ -106,6 +111,8 @@ def _read(path):
 
 
 def _interpreter(path):
+    import tensorflow as tf
+
     return tf.lite.Interpreter(model_path=str(path))
 
 
