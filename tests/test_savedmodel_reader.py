@@ -374,6 +374,7 @@ def _fdef(name, calls=(), body_op="Relu"):
     return f
 
 
+@pytest.mark.slow
 def test_hostile_function_libraries(tmp_path):
     cases = {
         "recursive": ([_fdef("f", calls=["f"])], "f"),

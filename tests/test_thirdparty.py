@@ -22,6 +22,8 @@ import pytest
 import thirdparty as tp
 from conftest import import_tf as _tf, run_cli
 
+pytestmark = pytest.mark.slow  # third-party files (fetched from the registries on first use)
+
 ALL = tp.model_ids()
 TFLITE = tp.model_ids("tflite")
 

@@ -132,6 +132,7 @@ def test_a_model_scope_holding_a_hand_written_loss_is_not_a_loss_function():
     assert [(x.name, x.role) for x in s.ignored_inputs] == [("labels", "label")]
 
 
+@pytest.mark.slow
 def test_suggestion_is_linear_in_graph_size():
     """A deep training graph whose every layer leaves a dead-end side output (as batch norm's unused batch
     statistics do): a walk over ancestors per candidate would be quadratic (minutes at this size); one pass
