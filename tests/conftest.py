@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # or runs a subprocess that imports it (convert, TF-side reference scripts). Such a test is marked
 # `requires_tf`: by `pytestmark = pytest.mark.requires_tf` in its module, by `@pytest.mark.requires_tf`, or
 # by asking for the `tf` or `tf_reference` fixture, directly or through another fixture (marked below).
-# `make test-fast` runs `-m "not requires_tf"` in a venv without TensorFlow. The hooks below keep the marks
+# `make test-fast` runs `-m "not requires_tf and not slow"` in a venv without TensorFlow (`slow`: sweeps,
+# Chromium, wheel builds, the network; `make test` runs everything). The hooks below keep the TF marks
 # honest, in every run:
 # - collecting the tests never imports TensorFlow (a module imports it inside the tests that need it);
 # - a test not marked requires_tf that imports TensorFlow in this process fails;
@@ -97,7 +98,7 @@ def samples_dir():
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Mark the users of the `tf` fixture, before `-m` deselects (tryfirst)."""
+    """Mark the users of the `tf` and `tf_reference` fixtures, before `-m` deselects (tryfirst)."""
     for item in items:
         if {"tf", "tf_reference"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.requires_tf)
