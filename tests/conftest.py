@@ -27,7 +27,9 @@ TF_MISSING = "could not import 'tensorflow'"  # pytest.importorskip's reason
 
 
 def _tf_loaded() -> list[str]:
-    return sorted(m for m in sys.modules if m.split(".", 1)[0] in TF_MODULES)
+    """The TensorFlow / Keras modules imported in this process, top-level packages (tensorflow) first."""
+    loaded = [m for m in sys.modules if m.split(".", 1)[0] in TF_MODULES]
+    return sorted(loaded, key=lambda m: (m.count("."), m != "tensorflow", m))
 
 
 def import_tf():
