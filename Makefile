@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_MODEL := sample_models/tiny_mobilenet.pb
 OUT    := out
 
-.PHONY: setup sysdeps demo test bench clean samples fuzz
+.PHONY: setup sysdeps demo test test-fast bench clean samples fuzz
 
 setup: $(STAMP) sysdeps
 
@@ -39,6 +39,21 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The quick loop: the tests that need no TensorFlow and are not slow sweeps (neither marked requires_tf nor
+# slow, see tests/conftest.py), in .venv-fast: a second venv with the package and the `test-light` extra,
+# TensorFlow left out (made once, like .venv). A test that imports TensorFlow there fails, never skips.
+FAST_VENV  := .venv-fast
+FAST_STAMP := $(FAST_VENV)/.installed
+
+$(FAST_STAMP): pyproject.toml
+	@test -x $(FAST_VENV)/bin/python || $(PYTHON) -m venv $(FAST_VENV)
+	$(FAST_VENV)/bin/python -m pip install -q --upgrade pip "setuptools>=77" wheel
+	$(FAST_VENV)/bin/python -m pip install -q -e '.[test-light]'
+	@touch $@
+
+test-fast: $(FAST_STAMP) sysdeps
+	$(FAST_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not requires_tf and not slow"
 
 # Benchmarks (figures for README): the report vs Model Explorer's C++ adapter (installed by the script in a
 # throwaway bench/.venv-me, never a dependency) and `import tensorflow`; then big graphs, when that bench exists.

@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import os
 import subprocess
@@ -9,6 +10,66 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_models"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# TensorFlow and the tests that need it. A test needs TensorFlow when it imports it in this process, builds
+# models with it (tests/refmodels.py, compat_cases.py, training_graphs.py), reads what those wrote to .cache,
+# or runs a subprocess that imports it (convert, TF-side reference scripts). Such a test is marked
+# `requires_tf`: by `pytestmark = pytest.mark.requires_tf` in its module, by `@pytest.mark.requires_tf`, or
+# by asking for the `tf` or `tf_reference` fixture, directly or through another fixture (marked below).
+# `make test-fast` runs `-m "not requires_tf and not slow"` in a venv without TensorFlow (`slow`: sweeps,
+# Chromium, wheel builds, the network; `make test` runs everything). The hooks below keep the TF marks
+# honest, in every run:
+# - collecting the tests never imports TensorFlow (a module imports it inside the tests that need it);
+# - a test not marked requires_tf that imports TensorFlow in this process fails;
+# - a test that skips because TensorFlow is missing fails instead: nothing is skipped for lack of it.
+TF_MODULES = ("tensorflow", "keras", "tf_keras")
+TF_MISSING = "could not import 'tensorflow'"  # pytest.importorskip's reason
+
+
+def _tf_loaded() -> list[str]:
+    """The TensorFlow / Keras modules imported in this process, top-level packages (tensorflow) first."""
+    loaded = [m for m in sys.modules if m.split(".", 1)[0] in TF_MODULES]
+    return sorted(loaded, key=lambda m: (m.count("."), m != "tensorflow", m))
+
+
+def import_tf():
+    """TensorFlow, imported now with its logging quiet; without it installed the test fails (never skips)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow
+    except ImportError as e:
+        pytest.fail(f"this test needs TensorFlow, which is not installed ({e}); it must be marked requires_tf "
+                    "(`make test-fast` deselects those)", pytrace=False)
+    tensorflow.get_logger().setLevel("ERROR")
+    return tensorflow
+
+
+class _LazyTF:
+    """`from conftest import lazy_tf as tf` in a module whose helpers use `tf` (module marked requires_tf):
+    TensorFlow is imported at the first read of a public attribute, inside a test, never at collection (which
+    looks for pytest's private and dunder attributes on every module global)."""
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(import_tf(), name)
+
+
+lazy_tf = _LazyTF()
+
+
+@pytest.fixture(scope="session")
+def tf():
+    """The tensorflow module, imported on first use. Tests that ask for it are marked requires_tf."""
+    return import_tf()
+
+
+@pytest.fixture(scope="session")
+def tf_reference():
+    """For tests and fixtures whose truth TensorFlow computes out of this process (a subprocess, or files it
+    built under .cache): marks them requires_tf like `tf`, fails without TensorFlow, imports nothing here."""
+    if importlib.util.find_spec("tensorflow") is None:
+        import_tf()
 
 
 def run_cli(*args, cwd=None, env=None):
@@ -31,3 +92,56 @@ def manifest():
 @pytest.fixture(scope="session")
 def samples_dir():
     return SAMPLES
+
+
+# ----------------------------------------------------------------------------------------------------------
+# hooks for requires_tf
+# ----------------------------------------------------------------------------------------------------------
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark the users of the `tf` and `tf_reference` fixtures, before `-m` deselects (tryfirst)."""
+    for item in items:
+        if {"tf", "tf_reference"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.requires_tf)
+
+
+def pytest_collection_finish(session):
+    if _tf_loaded():
+        raise pytest.UsageError("collecting the tests imported TensorFlow (" + ", ".join(_tf_loaded()[:3]) + "): "
+                                "test modules import it inside the tests or fixtures that need it, which are "
+                                "marked requires_tf")
+
+
+_BEFORE = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.stash[_BEFORE] = bool(_tf_loaded())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    rep = yield
+    if rep.skipped and call.excinfo is not None and TF_MISSING in str(call.excinfo.value):
+        rep.outcome = "failed"
+        rep.longrepr = (f"{item.nodeid}: skipped because TensorFlow is not installed; tests that need it are marked "
+                        "requires_tf and fail without it (`make test-fast` deselects them)")
+    elif (rep.passed or rep.failed) and not item.get_closest_marker("requires_tf") \
+            and not item.stash.get(_BEFORE, True) and _tf_loaded():
+        rep.outcome = "failed"
+        rep.longrepr = f"{item.nodeid} imported TensorFlow ({_tf_loaded()[0]}) but is not marked requires_tf"
+        item.stash[_BEFORE] = True  # report it once (setup, call or teardown)
+    return rep
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """A module that skips itself at import for lack of TensorFlow fails instead."""
+    rep = yield
+    if rep.skipped and TF_MISSING in str(rep.longrepr):
+        rep.outcome = "failed"
+        rep.longrepr = (f"{collector.nodeid}: skipped itself because TensorFlow is not installed; import it inside "
+                        "the tests that need it (marked requires_tf), never at module level")
+    return rep

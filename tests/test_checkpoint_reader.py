@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import SAMPLES, report_json, run_cli
+from conftest import SAMPLES, import_tf as _tf, report_json, run_cli
 from work import calls
 from graphreport.errors import BadModelError
 from graphreport.readers import checkpoint_index as ci
@@ -35,11 +35,6 @@ CKPT_ENTRY = MANIFEST.get("tf1_training/model.ckpt.meta")
 pytestmark = pytest.mark.skipif(not INDEX.exists(), reason="sample_models/tf1_training is missing")
 
 
-def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return pytest.importorskip("tensorflow")
-
-
 def _tf_variables(prefix) -> dict:
     """name -> (shape, dtype) as TensorFlow lists them."""
     tf = _tf()
@@ -50,6 +45,7 @@ def _tf_variables(prefix) -> dict:
 
 # ------------------------------------------------------------------------------------------------------
 # the index reader against TensorFlow
+@pytest.mark.requires_tf
 def test_tf1_index_matches_tensorflow():
     ck = ci.read_index(str(INDEX))
     theirs = _tf_variables(TF1 / "model.ckpt")
@@ -72,6 +68,7 @@ def test_prefix_is_accepted():
     assert ci.read_index(str(TF1 / "model.ckpt")).variables.keys() == ci.read_index(str(INDEX)).variables.keys()
 
 
+@pytest.mark.requires_tf
 @pytest.mark.parametrize("sample", ["keras_savedmodel", "tf1_savedmodel"])
 def test_savedmodel_indexes_match_tensorflow(sample):
     prefix = SAMPLES / sample / "variables" / "variables"
@@ -82,9 +79,8 @@ def test_savedmodel_indexes_match_tensorflow(sample):
 
 
 @pytest.fixture(scope="module")
-def big_tf2_checkpoint(tmp_path_factory):
+def big_tf2_checkpoint(tmp_path_factory, tf):
     """A TF2 object checkpoint with many variables of many dtypes: its index spans several data blocks."""
-    tf = _tf()
     rng = random.Random(0)
     dtypes = [tf.float32, tf.float16, tf.bfloat16, tf.float64, tf.int8, tf.uint8, tf.int32, tf.int64, tf.bool,
               tf.complex64, tf.string]
@@ -353,6 +349,7 @@ def test_checkpoint_suggestion(ckpt_report):
     assert r["has_variables"] is True
 
 
+@pytest.mark.requires_tf
 def test_checkpoint_freeze_command_works(ckpt_report, tmp_path):
     """The printed freeze_graph command, run as printed in a copy of the checkpoint folder."""
     cmd = next(c for c in ckpt_report["commands"] if "freeze_graph" in c["code"])

@@ -35,8 +35,7 @@ def _read(path: Path) -> Model:
 # ----------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def verdicts(tmp_path_factory):
-    pytest.importorskip("tensorflow")
+def verdicts(tmp_path_factory, tf):
     import compat_cases
 
     t0 = time.time()
@@ -178,9 +177,9 @@ def _frozen_app(name: str) -> bytes:
     return data
 
 
+@pytest.mark.requires_tf
 @pytest.mark.parametrize("name", ["MobileNetV2", "ResNet50", "EfficientNetB0"])
 def test_keras_applications_are_builtins_only(name, tmp_path):
-    pytest.importorskip("tensorflow")
     path = tmp_path / f"{name}.pb"
     path.write_bytes(_frozen_app(name))
     rep = compat.check_compat(_read(path))
@@ -349,10 +348,13 @@ def test_real_tflite_files_when_the_reader_exists(tmp_path):
             # the float file's ops all have int8 kernels: the int8 sample is the same model through the
             # real converter with full-int8 quantization (sample_models/make_samples.py)
             assert r.int8_full and r.int8_blockers == []
-    pytest.importorskip("tensorflow")
+
+
+def test_real_tflite_files_from_the_converter(tmp_path, tf):
     import compat_cases
     import numpy as np
-    import tensorflow as tf
+
+    from graphreport.readers import tflite as tflite_reader
 
     case = next(c for c in compat_cases.cases() if c.name == "conv_sin")
     pb, outs = compat_cases.build(case)

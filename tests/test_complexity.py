@@ -33,6 +33,8 @@ from graphreport.readers.graphdef import read  # noqa: E402
 from graphreport.render.jsonout import render_json  # noqa: E402
 from graphreport.report import build_report  # noqa: E402
 
+pytestmark = pytest.mark.slow  # counted work on graphs of growing size
+
 PACKAGE = str(Path(compat.__file__).resolve().parent.parent)  # the graphreport/ this test imported
 UNITS = {"transformer": 2, "chain": 16, "fanout": 16, "functions": 16}  # per unit of scale (smaller than bench)
 MIXES = ["transformer", "chain", "fanout", "functions", "functions_model"]

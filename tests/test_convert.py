@@ -23,10 +23,10 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import SAMPLES
+from conftest import SAMPLES, lazy_tf as tf
 
-tf = pytest.importorskip("tensorflow")
-pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning:tensorflow.lite.python.interpreter"),
+pytestmark = [pytest.mark.requires_tf,
+              pytest.mark.filterwarnings("ignore::UserWarning:tensorflow.lite.python.interpreter"),
               pytest.mark.filterwarnings("ignore::DeprecationWarning:keras.src.backend.tensorflow.core")]
 
 TF1_CKPT = SAMPLES / "tf1_training" / "model.ckpt"

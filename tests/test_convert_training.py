@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 import training_graphs as T
-from conftest import report_json
+from conftest import lazy_tf as tf, report_json
 
-tf = pytest.importorskip("tensorflow")
-pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning:tensorflow.lite.python.interpreter")]
+pytestmark = [pytest.mark.requires_tf,
+              pytest.mark.filterwarnings("ignore::UserWarning:tensorflow.lite.python.interpreter")]
 
 REL_MAX_ERROR, COSINE = 1e-4, 0.99999  # tests/test_convert.py TOLERANCE["none"]
 INFERENCE_OPS = {"CONV_2D", "MEAN", "RESHAPE", "SQUEEZE", "FULLY_CONNECTED", "ADD", "MUL", "RELU"}

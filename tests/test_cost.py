@@ -297,6 +297,7 @@ def tflite_cost(name, quantize=None):
     return _COSTS[key]
 
 
+@pytest.mark.requires_tf
 @pytest.mark.parametrize("name", MODELS)
 def test_flops_match_profiler_per_op_type(name):
     model, report, facts, seconds = graphdef_cost(name)
@@ -317,6 +318,7 @@ def test_flops_match_profiler_per_op_type(name):
           f"shapes + cost in {seconds:.2f} s\n  " + "\n  ".join(lines))
 
 
+@pytest.mark.requires_tf
 @pytest.mark.parametrize("name", MODELS)
 def test_params_match_keras(name):
     model, report, facts, _ = graphdef_cost(name)
@@ -326,6 +328,7 @@ def test_params_match_keras(name):
           f"(ratio {report.totals['params'] / facts['count_params']:.6f})")
 
 
+@pytest.mark.requires_tf
 @pytest.mark.parametrize("name", MODELS)
 def test_tflite_macs_match_graphdef(name):
     _, gd_report, _, _ = graphdef_cost(name)
@@ -336,6 +339,7 @@ def test_tflite_macs_match_graphdef(name):
     assert ratio == pytest.approx(1.0, abs=0.02)
 
 
+@pytest.mark.requires_tf
 def test_quantized_tflite_macs():
     _, gd_report, _, _ = graphdef_cost("MobileNetV2")
     model, report = tflite_cost("MobileNetV2", "int8")
@@ -350,6 +354,7 @@ def test_quantized_tflite_macs():
     assert report.totals["weight_bytes"] < 0.4 * float_report.totals["weight_bytes"]
 
 
+@pytest.mark.requires_tf
 @pytest.mark.parametrize("name", sorted(PAPER_MACS))
 def test_macs_match_papers(name):
     _, report, _, _ = graphdef_cost(name)
@@ -358,6 +363,7 @@ def test_macs_match_papers(name):
     assert ratio == pytest.approx(1.0, abs=0.03)
 
 
+@pytest.mark.requires_tf
 def test_unknown_batch_plus_input_shapes_gives_static_flops():
     _, static, _, _ = graphdef_cost("MobileNetV2", 1)
     _, dynamic, _, _ = graphdef_cost("MobileNetV2", None, {"x": [1, 224, 224, 3]})
@@ -372,6 +378,7 @@ def test_unknown_batch_plus_input_shapes_gives_static_flops():
         assert c.reason and ("input_shapes" in c.reason or "not fully known" in c.reason), c
 
 
+@pytest.mark.requires_tf
 @pytest.mark.parametrize("name", ["MobileNetV2", "ResNet50"])
 def test_peak_memory_is_plausible(name):
     model, report, _, _ = graphdef_cost(name)

@@ -13,6 +13,8 @@ import diffmodels
 import refmodels
 from conftest import run_cli
 
+pytestmark = pytest.mark.requires_tf
+
 BASE = [("conv", "c1", 16), ("conv", "c2", 16), ("features", "feat"), ("gap", "gap"), ("dense", "head", 10)]
 
 

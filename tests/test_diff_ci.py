@@ -13,6 +13,8 @@ import pytest
 
 from conftest import ROOT, SAMPLES
 
+pytestmark = pytest.mark.slow  # the CI step and the hook in throwaway git repositories
+
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

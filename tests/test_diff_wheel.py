@@ -5,7 +5,11 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from conftest import ROOT, SAMPLES
+
+pytestmark = pytest.mark.slow  # builds the wheel, installs it in a throwaway venv
 
 
 def test_diff_renders_from_installed_wheel(tmp_path):

@@ -11,6 +11,8 @@ import thirdparty
 
 from conftest import SAMPLES, run_cli
 
+pytestmark = pytest.mark.slow  # every sample and third-party file through the CLI
+
 MANIFEST = json.loads((SAMPLES / "manifest.json").read_text())
 SAMPLE_PATHS = [SAMPLES / (e.get("checkpoint_prefix") or e["file"]) for e in MANIFEST]
 FIGURES = ("params", "macs", "flops", "activation_bytes_peak")

@@ -16,7 +16,7 @@ import pytest
 import refmodels
 from conftest import report_json
 
-pytest.importorskip("tensorflow")
+pytestmark = pytest.mark.requires_tf
 
 MODELS = ["MobileNet", "MobileNetV2"]
 

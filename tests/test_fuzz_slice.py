@@ -8,6 +8,8 @@ import pytest
 
 import fuzzing
 
+pytestmark = pytest.mark.slow  # about 640 mutants, each in a forked child
+
 PER_TARGET = 40  # about 640 inputs in all, each in a forked child: well under a minute here
 
 

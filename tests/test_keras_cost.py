@@ -135,7 +135,7 @@ def _layer_models(keras) -> dict:
 
 
 @pytest.fixture(scope="module")
-def layer_models(tmp_path_factory):
+def layer_models(tmp_path_factory, tf):
     keras = _keras()
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
@@ -192,6 +192,7 @@ ZERO_COST = {"upsampling2d_nearest", "upsampling1d", "reshape_flatten_permute", 
 # (b) keras.applications as .keras and .h5 against the same network's frozen GraphDef (batch 1)
 # ----------------------------------------------------------------------------------------------------------
 
+@pytest.mark.requires_tf
 @pytest.mark.parametrize("name,ext", [(n, e) for n in ("MobileNet", "MobileNetV2") for e in ("keras", "h5")]
                          + [("ResNet50", "keras"), ("InceptionV3", "keras"), ("EfficientNetB0", "keras")])
 def test_applications_match_frozen_graph(name, ext):
@@ -229,7 +230,7 @@ def _sequence_model(keras):
 
 
 @pytest.fixture(scope="module")
-def sequence_model(tmp_path_factory):
+def sequence_model(tmp_path_factory, tf):
     keras = _keras()
     km = _sequence_model(keras)
     d = tmp_path_factory.mktemp("seq")

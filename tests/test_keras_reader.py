@@ -29,7 +29,8 @@ from graphreport.readers.detect import load
 
 MANIFEST = json.loads((SAMPLES / "manifest.json").read_text())
 KERAS_SAMPLES = [e for e in MANIFEST if e["format"] == "keras" and (SAMPLES / e["file"]).exists()]
-CACHE = ROOT / ".cache" / "keras_models" / importlib.metadata.version("keras")
+KERAS = next((d.version for d in importlib.metadata.distributions(name="keras")), None)  # None: not installed
+CACHE = ROOT / ".cache" / "keras_models" / str(KERAS)
 
 
 def _keras():
@@ -110,7 +111,7 @@ def _zoo(keras):
 
 
 @pytest.fixture(scope="module")
-def zoo(tmp_path_factory):
+def zoo(tmp_path_factory, tf):
     keras = _keras()
     keras.backend.clear_session()
     m = _zoo(keras)
@@ -247,7 +248,7 @@ def _cached_models() -> dict:
 
 
 @pytest.fixture(scope="module")
-def applications():
+def applications(tf_reference):
     return _cached_models()
 
 
@@ -343,6 +344,7 @@ def _lambda_model(keras, marker: str):
     return keras.Model(inp, keras.layers.Dense(2, name="d")(act(lam(inp))))
 
 
+@pytest.mark.requires_tf
 @pytest.mark.parametrize("ext", ["keras", "h5"])
 def test_lambda_code_never_runs(tmp_path, ext):
     keras = _keras()

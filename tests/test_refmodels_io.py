@@ -5,6 +5,8 @@ import pytest
 import refmodels
 from conftest import report_json
 
+pytestmark = pytest.mark.requires_tf
+
 MODELS = ["MobileNet", "MobileNetV2", "ResNet50", "InceptionV3", "EfficientNetB0"]
 
 

@@ -6,7 +6,11 @@ import json
 import re
 import shutil
 
+import pytest
+
 from conftest import SAMPLES, run_cli
+
+pytestmark = pytest.mark.slow  # folder mode over every sample
 
 MANIFEST = json.loads((SAMPLES / "manifest.json").read_text())
 

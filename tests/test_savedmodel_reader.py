@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLES, report_json
+from conftest import SAMPLES, import_tf as _tf, report_json
 from work import calls
 from graphreport.errors import BadModelError
 from graphreport.model import num_elements
@@ -27,13 +27,6 @@ KERAS_SM = SAMPLES / "keras_savedmodel"
 TF1_SM = SAMPLES / "tf1_savedmodel"
 need_samples = pytest.mark.skipif(not (KERAS_SM.exists() and TF1_SM.exists()),
                                   reason="run sample_models/make_format_samples.py")
-
-
-def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    tf = pytest.importorskip("tensorflow")
-    tf.get_logger().setLevel("ERROR")
-    return tf
 
 
 def _shape(s):
@@ -66,6 +59,7 @@ def _used_params(model) -> int:
 # ------------------------------------------------------------------------------------------------------
 # the bundled samples
 @need_samples
+@pytest.mark.requires_tf
 @pytest.mark.parametrize("sample", ["keras_savedmodel", "tf1_savedmodel"])
 def test_signatures_match_tensorflow(sample):
     m = savedmodel.read(str(SAMPLES / sample))
@@ -148,6 +142,7 @@ def test_savedmodel_commands():
 
 
 @need_samples
+@pytest.mark.requires_tf
 @pytest.mark.parametrize("sample", ["keras_savedmodel", "tf1_savedmodel"])
 def test_tflite_convert_command_works(sample, tmp_path):
     """The printed tflite_convert command, run as printed, converts the SavedModel."""
@@ -168,8 +163,7 @@ def test_tflite_convert_command_works(sample, tmp_path):
 # ------------------------------------------------------------------------------------------------------
 # TF1-style SavedModels made here: simple_save with reference (VariableV2) variables
 @pytest.fixture(scope="module")
-def simple_save_model(tmp_path_factory):
-    tf = _tf()
+def simple_save_model(tmp_path_factory, tf):
     path = tmp_path_factory.mktemp("simple") / "sm"
     g = tf.Graph()
     with g.as_default():
@@ -200,8 +194,7 @@ def test_simple_save_reads(simple_save_model):
 # ------------------------------------------------------------------------------------------------------
 # a TF2 module with control flow: If / While bodies become function graphs
 @pytest.fixture(scope="module")
-def control_flow_model(tmp_path_factory):
-    tf = _tf()
+def control_flow_model(tmp_path_factory, tf):
 
     class M(tf.Module):
         def __init__(self):
@@ -267,7 +260,7 @@ def _mobilenet_savedmodel() -> Path:
 
 
 @pytest.fixture(scope="module")
-def mobilenet():
+def mobilenet(tf):
     d = _mobilenet_savedmodel()
     return d, json.loads(Path(str(d) + ".json").read_text())
 
@@ -381,6 +374,7 @@ def _fdef(name, calls=(), body_op="Relu"):
     return f
 
 
+@pytest.mark.slow
 def test_hostile_function_libraries(tmp_path):
     cases = {
         "recursive": ([_fdef("f", calls=["f"])], "f"),

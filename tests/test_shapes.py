@@ -408,7 +408,7 @@ SAMPLE_PBS = ["tiny_mobilenet.pb", "tf1_frozen.pb", "tf1_training.pb"]
 
 
 @pytest.fixture(scope="session")
-def case_index():
+def case_index(tf_reference):
     samples = [ROOT / "sample_models" / f for f in SAMPLE_PBS]
     key = CASE_SCRIPT + "".join(hashlib.sha1(p.read_bytes()).hexdigest() for p in samples)
     d = cache_dir("shapes", key)
@@ -613,7 +613,7 @@ def reference_tflite(name: str, quantize=None) -> Path:
 
 
 @pytest.fixture(scope="module", params=MODELS)
-def keras_model(request):
+def keras_model(request, tf_reference):
     pb, facts = reference_model(request.param, 1)
     return request.param, pb, facts
 
@@ -629,6 +629,7 @@ def test_keras_application_shapes_match_tensorflow(keras_model):
     print(f"\n{name}: {n} tensors, all equal to TensorFlow's")
 
 
+@pytest.mark.requires_tf
 def test_unknown_batch_plus_input_shapes_equals_static():
     pb_none, facts_none = reference_model("MobileNetV2", None)
     pb_one, facts_one = reference_model("MobileNetV2", 1)

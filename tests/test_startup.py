@@ -61,6 +61,7 @@ def test_the_cache_hit_is_counted(tmp_path, monkeypatch):
     assert (b.bytecode_cache.loaded, b.bytecode_cache.stored) == (1, 0)
 
 
+@pytest.mark.slow
 def test_damaged_entries_are_compiled_again(tmp_path):
     xdg = tmp_path / "xdg"
     good, where = _render(tmp_path, "a.html", XDG_CACHE_HOME=str(xdg))

@@ -11,8 +11,8 @@ import zipfile
 import flatbuffers
 import numpy as np
 import pytest
-import tensorflow as tf
 
+from conftest import SAMPLES
 from work import calls
 from graphreport.errors import BadModelError
 from graphreport.readers import tflite
@@ -25,6 +25,8 @@ def work_bound(data: bytes) -> int:
     return 5_000 + 20 * len(data)
 
 MODELS = ["float", "int8", "signatures", "offsets", "sparse"]
+# the damaged-file tests start from a float file the converter wrote (sample_models/make_samples.py): no TF here
+FLOAT_SAMPLE = SAMPLES / "tiny_mobilenet_float.tflite"
 
 
 def _keras_net():
@@ -42,38 +44,44 @@ def _keras_net():
     return keras.Model(inp, out)
 
 
-class _TwoSignatures(tf.Module):
-    """Subgraph 0 ("as_text"): IF and a Flex op; subgraph 1 ("scale"): WHILE, unknown batch."""
+def _tf_modules(tf):
+    """The tf.Module classes converted below (defined here: this module imports TensorFlow only in its tests)."""
 
-    @tf.function(input_signature=[tf.TensorSpec([4], tf.int32, name="ids"), tf.TensorSpec([], tf.bool, name="flag")])
-    def as_text(self, ids, flag):
-        r = tf.cond(flag, lambda: ids * 2, lambda: ids - 1)
-        return {"text": tf.strings.as_string(r), "ids": r}
+    class _TwoSignatures(tf.Module):
+        """Subgraph 0 ("as_text"): IF and a Flex op; subgraph 1 ("scale"): WHILE, unknown batch."""
 
-    @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x")])
-    def scale(self, x):
-        _, v = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), [tf.constant(0), x])
-        return {"angle": tf.math.atan2(v, x + 1.0), "total": tf.reduce_sum(v, axis=1)}
+        @tf.function(input_signature=[tf.TensorSpec([4], tf.int32, name="ids"),
+                                      tf.TensorSpec([], tf.bool, name="flag")])
+        def as_text(self, ids, flag):
+            r = tf.cond(flag, lambda: ids * 2, lambda: ids - 1)
+            return {"text": tf.strings.as_string(r), "ids": r}
 
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x")])
+        def scale(self, x):
+            _, v = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), [tf.constant(0), x])
+            return {"angle": tf.math.atan2(v, x + 1.0), "total": tf.reduce_sum(v, axis=1)}
 
-class _SparseDense(tf.Module):
-    """A matmul whose weights are 92% zeros: EXPERIMENTAL_SPARSITY stores them sparse, behind a DENSIFY op."""
+    class _SparseDense(tf.Module):
+        """A matmul whose weights are 92% zeros: EXPERIMENTAL_SPARSITY stores them sparse, behind a DENSIFY op."""
 
-    def __init__(self):
-        w = np.zeros((16, 32), np.float32)
-        w[::4, ::3] = np.arange(1, 45).reshape(4, 11)
-        self.w = tf.Variable(w)
+        def __init__(self):
+            w = np.zeros((16, 32), np.float32)
+            w[::4, ::3] = np.arange(1, 45).reshape(4, 11)
+            self.w = tf.Variable(w)
 
-    @tf.function(input_signature=[tf.TensorSpec([1, 16], tf.float32, name="x")])
-    def f(self, x):
-        return {"y": tf.matmul(x, self.w)}
+        @tf.function(input_signature=[tf.TensorSpec([1, 16], tf.float32, name="x")])
+        def f(self, x):
+            return {"y": tf.matmul(x, self.w)}
+
+    return _TwoSignatures, _SparseDense
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def models(tmp_path_factory, tf):
     """Small .tflite files converted by this TensorFlow: float, full-int8, two signatures + Flex, float with
     its weights stored after the flatbuffer (the layout of models over 2 GB), sparse weights."""
     d = tmp_path_factory.mktemp("tflite")
+    _TwoSignatures, _SparseDense = _tf_modules(tf)
     net = _keras_net()
     rng = np.random.RandomState(0)
     calibration = [rng.uniform(-1, 1, (1, 16, 16, 3)).astype("float32") for _ in range(4)]
@@ -106,6 +114,8 @@ def _read(path):
 
 
 def _interpreter(path):
+    import tensorflow as tf
+
     return tf.lite.Interpreter(model_path=str(path))
 
 
@@ -319,8 +329,8 @@ def _target(data: bytes, table: int, field: int) -> int:
 
 
 @pytest.mark.parametrize("fraction", [0.002, 0.01, 0.1, 0.3, 0.5, 0.8, 0.99])
-def test_truncated_files_are_refused(models, fraction):
-    data = models["float"].read_bytes()
+def test_truncated_files_are_refused(fraction):
+    data = FLOAT_SAMPLE.read_bytes()
     _refused(data[:max(8, int(len(data) * fraction))])
 
 
@@ -331,15 +341,15 @@ def test_random_bytes_after_the_header_are_refused():
         _refused(body[:4] + b"TFL3" + body[8:])
 
 
-def test_root_outside_the_file_is_refused(models):
-    data = bytearray(models["float"].read_bytes())
+def test_root_outside_the_file_is_refused():
+    data = bytearray(FLOAT_SAMPLE.read_bytes())
     for root in (len(data), len(data) - 2, 0xFFFFFFFF):
         data[0:4] = struct.pack("<I", root)
         assert "outside the file" in _refused(bytes(data))
 
 
-def test_huge_vector_lengths_are_refused(models):
-    data = models["float"].read_bytes()
+def test_huge_vector_lengths_are_refused():
+    data = FLOAT_SAMPLE.read_bytes()
     root = struct.unpack_from("<I", data, 0)[0]
     subgraphs = _target(data, root, 2)
     subgraph = subgraphs + 4 + struct.unpack_from("<I", data, subgraphs + 4)[0]

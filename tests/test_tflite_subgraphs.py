@@ -8,7 +8,6 @@ expected buffer sizes from TensorFlow's own flatbuffer reader.
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 
@@ -61,9 +60,7 @@ def test_operators_that_describe_no_tensor_are_unknown_not_zero():
     assert peak_activation(g).complete
 
 
-def test_converted_cond_with_empty_branch(tmp_path):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+def test_converted_cond_with_empty_branch(tmp_path, tf):
     from tensorflow.lite.tools import flatbuffer_utils
 
     w = tf.constant(np.arange(64, dtype=np.float32).reshape(8, 8) / 64)

@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 
 import thirdparty as tp
-from conftest import run_cli
+from conftest import import_tf as _tf, run_cli
+
+pytestmark = pytest.mark.slow  # third-party files (fetched from the registries on first use)
 
 ALL = tp.model_ids()
 TFLITE = tp.model_ids("tflite")
@@ -119,12 +121,7 @@ def test_reports_json_without_false_zeros(model_id, reports):
 # truths from TensorFlow
 # ------------------------------------------------------------------------------------------------------------
 
-def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-    return tf
-
-
+@pytest.mark.requires_tf
 @pytest.mark.parametrize("model_id", TFLITE)
 def test_tflite_matches_interpreter(model_id, reports):
     path = cached(model_id)
@@ -159,6 +156,7 @@ def test_tflite_matches_interpreter(model_id, reports):
     assert r["totals"]["weight_bytes"] == nbytes
 
 
+@pytest.mark.requires_tf
 def test_multi_subgraph_memory_per_subgraph(reports):
     """openWakeWord's IF: the false branch runs no operator and holds its 12 operands (the true branch's weights
     passed in as inputs); each subgraph gets its own estimate, never an IndexError."""
@@ -185,6 +183,7 @@ def test_multi_subgraph_memory_per_subgraph(reports):
             assert got >= io_bytes(sg) > 0
 
 
+@pytest.mark.requires_tf
 def test_keras_hdf5_params_match_keras(reports):
     path = cached("fer-emotion-hdf5")
     _tf()
@@ -197,6 +196,7 @@ def test_keras_hdf5_params_match_keras(reports):
     assert [x["shape"] for x in r["outputs"]] == [list(m.output_shape)]
 
 
+@pytest.mark.requires_tf
 def test_keras_hdf5_flops_match_the_profiler(reports, tmp_path):
     """The published Keras 2 .hdf5 (fer's mini-Xception): its FLOPs at batch 1 (assumed, said) are within 3%
     of tf.compat.v1.profiler's float_operation on the same model frozen at batch 1, and its MACs equal
@@ -218,6 +218,7 @@ def test_keras_hdf5_flops_match_the_profiler(reports, tmp_path):
     assert t["macs"] == frozen["macs"]
 
 
+@pytest.mark.requires_tf
 def test_savedmodel_params_cover_its_variables(reports):
     """The model's variables (TensorFlow's checkpoint reader; not optimizer slots, metric counters or the save
     counter) are parameters; constant weights (the CQT filters) come on top."""

@@ -17,11 +17,9 @@ import training_graphs as T
 from conftest import report_json
 from work import calls
 
-tf = pytest.importorskip("tensorflow")
-
-from graphreport.analysis import io_suggest, shapes  # noqa: E402
-from graphreport.model import Graph, Model, Node, Tensor  # noqa: E402
-from graphreport.readers.detect import load  # noqa: E402
+from graphreport.analysis import io_suggest, shapes
+from graphreport.model import Graph, Model, Node, Tensor
+from graphreport.readers.detect import load
 
 MATRIX = [T.Spec(loss=loss, loss_scope=scope, identity=ident)
           for loss in T.LOSSES for scope in (False, True) for ident in (False, True)]
@@ -38,7 +36,7 @@ MATRIX += [T.Spec(loss="nn_sparse_softmax", cond="v2", dropout="keep_prob", iden
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, tf):
     """spec id -> (Built, {"pb": path, "prefix": checkpoint prefix, ...}), built once per module."""
     root = tmp_path_factory.mktemp("training")
     cache = {}
@@ -134,6 +132,7 @@ def test_a_model_scope_holding_a_hand_written_loss_is_not_a_loss_function():
     assert [(x.name, x.role) for x in s.ignored_inputs] == [("labels", "label")]
 
 
+@pytest.mark.slow
 def test_suggestion_is_linear_in_graph_size():
     """A deep training graph whose every layer leaves a dead-end side output (as batch norm's unused batch
     statistics do): a walk over ancestors per candidate would be quadratic (minutes at this size); one pass

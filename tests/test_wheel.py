@@ -4,7 +4,11 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from hostile import evil_graphdef
+
+pytestmark = pytest.mark.slow  # builds the wheel, installs it in a throwaway venv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
