@@ -47,12 +47,15 @@ def _quant(q) -> str:
     return f"per-axis (axis {q.get('axis')}, {len(s)} scales: {min(s):.3g}…{max(s):.3g})"
 
 
+_to_json = json.JSONEncoder(ensure_ascii=False, default=str).encode  # json.dumps with these options, made once
+
+
 def _attrs(attrs: dict) -> str:
     parts = []
     for k, v in attrs.items():
         if k.startswith("_"):
             continue
-        txt = json.dumps(v, ensure_ascii=False, default=str)
+        txt = _to_json(v)
         parts.append(f"{k}={txt if len(txt) <= 120 else txt[:117] + '...'}")
     return ", ".join(parts)
 
