@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from importlib import resources
+import os
 
 import jinja2
 from markupsafe import Markup, escape
@@ -19,8 +19,19 @@ FORMAT_NAMES = {"graphdef": "TensorFlow GraphDef", "tflite": "TensorFlow Lite fl
                 "keras": "Keras model", "tfjs": "TensorFlow.js model"}
 
 
+_TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
+
+
 def _read(name: str) -> str:
-    return resources.files("graphreport.templates").joinpath(name).read_text(encoding="utf-8")
+    """A file of the graphreport.templates package (read from its folder: importlib.resources costs an
+    import of its own; it is the fallback for an installation without one, e.g. a zip)."""
+    try:
+        with open(os.path.join(_TEMPLATES, name), encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        from importlib import resources
+
+        return resources.files("graphreport.templates").joinpath(name).read_text(encoding="utf-8")
 
 
 def script_json(obj) -> str:
