@@ -38,6 +38,7 @@ OVERVIEW_ITEMS = 24  # a big graph opens boxes (biggest first) while at most thi
 SERIES_MIN = 3  # members of a series at least
 SERIES_SPLIT = 256  # a series of more than MAX_VIEW members is drawn as series of this many
 BATCH_NODES = 4000  # boxes per dot process
+SPLIT_ABOVE = 1000  # boxes: a single batch is cut in two for two dot processes from this size
 WORKERS = 2
 
 OP, SCOPE, SERIES, BLOCK = 0, 1, 2, 3
@@ -820,8 +821,9 @@ def layout_all(b: Builder, deadline: float):
             cur, size = [], 0
     if cur:
         batches.append(cur)
-    # split work evenly across workers when there is only one batch of several graphs
-    if len(batches) == 1 and len(batches[0]) > 8:
+    # split work evenly across workers when there is only one batch of several graphs, big enough for dot's
+    # time to show past the page render it runs beside (each dot process costs ~10 ms of CPU to start)
+    if len(batches) == 1 and len(batches[0]) > 8 and sum(sources[g][1] for g in batches[0]) >= SPLIT_ABOVE:
         half = len(batches[0]) // 2
         batches = [batches[0][:half], batches[0][half:]]
 
