@@ -70,7 +70,9 @@ with open(out, "w") as f:
 """
 
 STAGES = r"""
-import json, sys, time
+import gc, json, os, sys, time
+gc.set_threshold(100_000, 20, 100)  # as the CLI's guarded child (graphreport/watchdog.py) runs
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 t0 = time.perf_counter()
 from graphreport.fileio import write_atomic
 from graphreport.readers.detect import load
