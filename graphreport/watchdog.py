@@ -71,6 +71,9 @@ def _cleanup(pid: int, folders: Iterable[str]) -> None:
                 pass
 
 
+parent_only_waited = False  # set in the parent of a guarded run: it has nothing of its own to tidy up at exit
+
+
 def run_guarded(fn: Callable[[], int], seconds: float, what: str, out_folders: Iterable[str] = ()) -> int:
     """fn() in a forked child under a time limit; its exit code, or 2 (time-out, crash)."""
     if seconds <= 0 or not hasattr(os, "fork"):
@@ -101,6 +104,8 @@ def run_guarded(fn: Callable[[], int], seconds: float, what: str, out_folders: I
                 sys.stderr.flush()
             finally:
                 os._exit(code if isinstance(code, int) else 1)
+    global parent_only_waited
+    parent_only_waited = True
     deadline = time.monotonic() + seconds
     try:
         status = _wait(pid, deadline)
