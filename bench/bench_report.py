@@ -18,7 +18,11 @@ weights=None) and MediaPipe's pose_landmark_full.tflite (tests/thirdparty.py: fr
   figures are medians of --repeat runs after one warm-up each.
 
 Also a breakdown of one report by stage (imports, read, analyse, layout, render, write), in fresh processes:
-the layout is the difference between build_report with and without the diagram.
+the layout is the difference between build_report with and without the diagram, waiting for Graphviz (in a
+real run dot works in the background while the page is rendered, so layout and render overlap).
+
+The machine's load average is recorded before and after the side-by-side runs: other jobs on a 2-core
+machine stretch both sides' wall times, graphreport's more (its Graphviz processes need the second core).
 
 Usage: .venv/bin/python bench/bench_report.py [--repeat 7] [--models mobilenetv2-pb ...] [--big]
 (it takes /tmp/tf.lock itself whenever tensorflow runs: do not wrap it in `flock /tmp/tf.lock`)
@@ -66,9 +70,11 @@ with open(out, "w") as f:
 """
 
 STAGES = r"""
-import json, sys, time
+import gc, json, os, sys, time
+gc.set_threshold(100_000, 20, 100)  # as the CLI's guarded child (graphreport/watchdog.py) runs
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 t0 = time.perf_counter()
-from graphreport.cli import write_atomic
+from graphreport.fileio import write_atomic
 from graphreport.readers.detect import load
 from graphreport.report import build_report
 from graphreport.render import render
@@ -76,6 +82,7 @@ t1 = time.perf_counter()
 model = load(sys.argv[1])
 t2 = time.perf_counter()
 report = build_report(model, diagram=sys.argv[3] == "diagram")
+report.diagram_data  # the layouts run in the background (a report renders meanwhile): waited for here
 t3 = time.perf_counter()
 text = render(report, "html")
 t4 = time.perf_counter()
@@ -170,10 +177,13 @@ def side_by_side(path: Path, me_py: Path, repeat: int, work: Path, env: dict) ->
     cold = run_time(gr, env)  # the template not compiled yet (a fresh cache folder per model)
     run_time(me)
     t_gr, t_me = [], []
+    load = [os.getloadavg()[0]]
     for _ in range(repeat):
         t_gr.append(run_timed(gr, env))
         t_me.append(run_timed(me))
-    return {"report_s": statistics.median(t[0] for t in t_gr),
+    load.append(os.getloadavg()[0])
+    return {"load_average": load,
+            "report_s": statistics.median(t[0] for t in t_gr),
             "model_explorer_s": statistics.median(t[0] for t in t_me),
             "report_cpu_s": statistics.median(t[1] for t in t_gr),
             "model_explorer_cpu_s": statistics.median(t[1] for t in t_me),
@@ -252,6 +262,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     ap.add_argument("--no-breakdown", action="store_true")
+    ap.add_argument("--no-tensorflow", action="store_true",
+                    help="skip timing `import tensorflow` (it waits for /tmp/tf.lock)")
     ap.add_argument("--big", action="store_true",
                     help="build the ~1 GB .tflite when missing (imports tensorflow; else measured only when cached)")
     args = ap.parse_args()
@@ -260,9 +272,11 @@ def main() -> None:
     versions = me_version(me_py)
     work = Path(tempfile.mkdtemp(prefix="bench-report-"))
     try:
-        with tf_lock():
-            t_tf = statistics.median(run_time([sys.executable, "-c", "import tensorflow"])
-                                     for _ in range(max(3, args.repeat // 2)))
+        t_tf = None
+        if not args.no_tensorflow:
+            with tf_lock():
+                t_tf = statistics.median(run_time([sys.executable, "-c", "import tensorflow"])
+                                         for _ in range(max(3, args.repeat // 2)))
         rows = []
         for mid in args.models:
             label, kind, how = MODELS[mid]
@@ -279,7 +293,8 @@ def main() -> None:
                 row["stages_s"] = breakdown(path, max(3, args.repeat // 2), work, env)
             rows.append(row)
             print(f"{label} {kind}: report {row['report_s']:.2f} s, Model Explorer {row['model_explorer_s']:.2f} s "
-                  f"({row['ratio']:.2f}x)", file=sys.stderr)
+                  f"({row['ratio']:.2f}x; load average {row['load_average'][0]:.1f} -> {row['load_average'][1]:.1f})",
+                  file=sys.stderr)
         big = big_file(work, report_env(work / "cache-big"), args.big)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -292,8 +307,10 @@ def main() -> None:
     (res / "report_vs_model_explorer.json").write_text(json.dumps(meta, indent=1) + "\n")
 
     me = versions.get("ai-edge-model-explorer-adapter", "?")
+    loads = [x for r in rows for x in r["load_average"]]
+    tf_text = "not timed" if t_tf is None else f"{t_tf:.2f} s"
     print(f"\nMedians of {args.repeat} runs, alternating; Model Explorer adapter {me}; "
-          f"`import tensorflow`: {t_tf:.2f} s\n")
+          f"`import tensorflow`: {tf_text}; load average {min(loads):.1f}-{max(loads):.1f} during the runs\n")
     print("| model | file | size | graphreport report (HTML + diagram) | Model Explorer C++ adapter (JSON) "
           "| ratio (target ≤ 1.5) | CPU time ratio | vs import tensorflow |")
     print("|---|---|---|---|---|---|---|---|")
@@ -302,7 +319,7 @@ def main() -> None:
         print(f"| {r['model']} | {r['file']} | {r['bytes'] / 1e6:.1f} MB | {r['report_s']:.2f} s "
               f"(first run {r['report_cold_s']:.2f} s) | {r['model_explorer_s']:.2f} s | {r['ratio']:.2f}x ({ok}) "
               f"| {r['report_cpu_s']:.2f} s / {r['model_explorer_cpu_s']:.2f} s = {r['cpu_ratio']:.2f}x "
-              f"| {r['report_s'] / t_tf * 100:.0f} % |")
+              f"| {'?' if t_tf is None else format(r['report_s'] / t_tf * 100, '.0f')} % |")
     if any("stages_s" in r for r in rows):
         print("\nWhere a report's time goes (seconds, medians over fresh processes; interpreter start-up is the "
               "rest of the whole-process time):\n")

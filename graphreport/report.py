@@ -35,12 +35,38 @@ class Report:
     cost: Optional[cost.CostReport] = None
     shapes: Optional[shapes.ShapeStats] = None
     warnings: list[str] = field(default_factory=list)
-    diagram_svg: Optional[str] = None
-    diagram_note: str = ""
-    diagram_ids: dict[str, str] = field(default_factory=dict)  # node name -> id of its box in the SVG
-    diagram_data: Optional[dict] = None  # the interactive diagram's boxes and layouts (render/diagram.py)
     verification: Optional[dict] = None  # set by `graphreport convert --report`: source vs converted figures
     assumed_batch: dict[str, list] = field(default_factory=dict)  # input -> the shape the figures assume
+    # the diagram (render/diagram.py): a Diagram, or a Pending one whose Graphviz runs are still going on in
+    # the background (a renderer does the rest of the page meanwhile); the diagram_* properties wait for it
+    diagram: Any = field(default=None, repr=False, compare=False)
+
+    def _drawn(self):
+        d = self.diagram
+        if d is not None and hasattr(d, "result"):
+            d = self.diagram = d.result()
+        return d
+
+    @property
+    def diagram_svg(self) -> Optional[str]:
+        d = self._drawn()
+        return d.svg if d is not None else None
+
+    @property
+    def diagram_note(self) -> str:
+        d = self._drawn()
+        return d.note if d is not None else ""
+
+    @property
+    def diagram_ids(self) -> dict[str, str]:
+        """Node name -> id of its box in the page (known before the layouts are)."""
+        return self.diagram.ids if self.diagram is not None else {}
+
+    @property
+    def diagram_data(self) -> Optional[dict]:
+        """The interactive diagram's boxes and layouts."""
+        d = self._drawn()
+        return d.data if d is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         m, g = self.model, self.model.main
@@ -233,6 +259,5 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
         if model.format != "tflite" and io.outputs:
             outs = [o.name for o in io.outputs]
             keep = model.main.ancestors(outs) | set(outs)
-        d = draw.build(rep, keep=keep)
-        rep.diagram_svg, rep.diagram_note, rep.diagram_ids, rep.diagram_data = d.svg, d.note, d.ids, d.data
+        rep.diagram = draw.start(rep, keep=keep)
     return rep

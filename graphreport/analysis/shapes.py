@@ -32,6 +32,7 @@ from ..shapespec import format_shape
 PLACEHOLDER_OPS = op_roles.ops("placeholder", "placeholder_default")
 CALL_OPS = op_roles.ops("call", "call_tpu")
 MERGE_OPS = op_roles.ops("merge")
+FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64"}
 
 @dataclass
 class UnknownShape:
@@ -164,11 +165,20 @@ class _Walker:
         self.model, self.g, self.overrides, self.stats, self.session = model, g, overrides, stats, session
         self.values: dict[str, Any] = stats.values.setdefault(g.name, {})
         self.origin: dict[str, tuple[str, str]] = {}  # tensor -> (root tensor, root reason)
+        # float tensors of known shape whose producer's value rule has not run: it runs when a rule asks for
+        # the value (value_of). Frozen graphs are full of constant float arithmetic (batch norm folded into
+        # Rsqrt/Mul/Sub chains) whose values no shape depends on; evaluating them cost a third of this pass.
+        self.pending: dict[str, Node] = {}
+        self.lazy = False
 
     # -- values ---------------------------------------------------------------------------------------
     def value_of(self, tname: str):
         if tname in self.values:
             return self.values[tname]
+        if tname in self.pending:
+            self._force(tname)
+            if tname in self.values:
+                return self.values[tname]
         t = self.g.tensors.get(tname)
         v = None
         if t is not None and t.const is not None and t.const.loader is not None:
@@ -189,6 +199,7 @@ class _Walker:
         order, broken = topological_order(self.g)
         self.stats.cycles_broken.extend(broken)
         self.broken = set(broken)
+        self.lazy = not broken  # in a loop a value may be asked for before its producer is visited: eager
         for node in order:
             self.visit(node)
 
@@ -248,18 +259,46 @@ class _Walker:
                     else:
                         self._merge(t, result[i])
         if info is not None and info.value is not None and not self._too_big(outs):
-            if set(node.inputs).isdisjoint(node.outputs):  # inputs unchanged: the same context, new outputs
-                ctx.out_shapes = [t.shape for t in outs]
-                vctx = ctx
+            if self.lazy and all(t.dtype in FLOAT_DTYPES and known(t.shape) and t.name not in self.values
+                                 for t in outs):
+                for t in outs:  # its value can no longer change a shape here: computed if asked for
+                    self.pending[t.name] = node
             else:
-                vctx = self.ctx_for(node)
-            try:
-                vals = info.value(vctx)
-            except Exception:  # noqa: BLE001 - values are an optimisation for shape arithmetic only
-                vals = None
-            for t, v in zip(outs, vals or []):
-                self._store_value(t, v)
+                self._values(node, info, ctx, outs)
         self._finish(node, outs, reason, placeholder=node.op in PLACEHOLDER_OPS, out_reasons=out_reasons)
+
+    def _values(self, node: Node, info, ctx: Ctx, outs: list) -> None:
+        """Run node's value rule and keep the small values it gives."""
+        if set(node.inputs).isdisjoint(node.outputs):  # inputs unchanged: the same context, new outputs
+            ctx.out_shapes = [t.shape for t in outs]
+            vctx = ctx
+        else:
+            vctx = self.ctx_for(node)
+        try:
+            vals = info.value(vctx)
+        except Exception:  # noqa: BLE001 - values are an optimisation for shape arithmetic only
+            vals = None
+        for t, v in zip(outs, vals or []):
+            self._store_value(t, v)
+
+    def _force(self, tname: str) -> None:
+        """Run the pending value rules `tname` depends on, inputs first (no recursion: a chain may be long)."""
+        g = self.g
+        stack = [self.pending[tname]]
+        while stack:
+            node = stack[-1]
+            if not any(t in self.pending for t in node.outputs):
+                stack.pop()
+                continue
+            deps = [self.pending[t] for t in node.inputs if t in self.pending and t not in node.outputs]
+            if deps:
+                stack.extend(deps)
+                continue
+            stack.pop()
+            for t in node.outputs:
+                self.pending.pop(t, None)
+            outs = [g.tensors[t] for t in node.outputs]
+            self._values(node, lookup(node.op, g.dialect), self.ctx_for(node), outs)
 
     def _too_big(self, outs) -> bool:
         for t in outs:

@@ -23,8 +23,8 @@ import math
 import re
 import shutil
 import subprocess
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -39,6 +39,7 @@ OVERVIEW_ITEMS = 24  # a big graph opens boxes (biggest first) while at most thi
 SERIES_MIN = 3  # members of a series at least
 SERIES_SPLIT = 256  # a series of more than MAX_VIEW members is drawn as series of this many
 BATCH_NODES = 4000  # boxes per dot process
+SPLIT_ABOVE = 1000  # boxes: a single batch is cut in two for two dot processes from this size
 WORKERS = 2
 
 OP, SCOPE, SERIES, BLOCK = 0, 1, 2, 3
@@ -724,13 +725,60 @@ def _fill(it: Item) -> str:
     return {SCOPE: "#eef3fa", SERIES: "#e3ebf7", BLOCK: "#f4f4f4"}[it.kind]
 
 
-def layout_all(b: Builder, deadline: float) -> None:
+class _Job(threading.Thread):
+    """fn() in a thread started now; result() waits for it (and re-raises what it raised)."""
+
+    def __init__(self, fn):
+        super().__init__(daemon=True)
+        self.fn, self.out, self.exc = fn, None, None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.out = self.fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the thread that waits
+            self.exc = e
+
+    def result(self):
+        self.join()
+        if self.exc is not None:
+            raise self.exc
+        return self.out
+
+
+def _run_all(fn, items: list, workers: int) -> list:
+    """fn over items, `workers` threads at a time, in the background; the returned list of jobs yields the
+    results in item order."""
+    lock = threading.Lock()
+    todo = iter(range(len(items)))
+    out: list = [None] * len(items)
+
+    def worker():
+        while True:
+            with lock:
+                i = next(todo, None)
+            if i is None:
+                return
+            out[i] = fn(items[i])
+
+    jobs = [_Job(worker) for _ in range(min(workers, len(items)))]
+
+    def results():
+        for j in jobs:
+            j.result()
+        return out
+
+    return results
+
+
+def layout_all(b: Builder, deadline: float):
     """One dot layout per distinct box inside, shallow boxes first, within LAYOUT_BUDGET boxes; batched into
-    a few dot processes run WORKERS at a time."""
+    a few dot processes run WORKERS at a time, in the background. Returns a function that waits for them and
+    stores the layouts (b.layouts)."""
     exe = shutil.which("dot")
     if exe is None:
         b.layout_note = "Graphviz `dot` is not installed: no diagram (install the graphviz package)."
-        return
+        return lambda: None
     total_flops = b.items[b.root].flops
     order: list[int] = []
     frontier = [b.root]
@@ -774,29 +822,33 @@ def layout_all(b: Builder, deadline: float) -> None:
             cur, size = [], 0
     if cur:
         batches.append(cur)
-    # split work evenly across workers when there is only one batch of several graphs
-    if len(batches) == 1 and len(batches[0]) > 8:
+    # split work evenly across workers when there is only one batch of several graphs, big enough for dot's
+    # time to show past the page render it runs beside (each dot process costs ~10 ms of CPU to start)
+    if len(batches) == 1 and len(batches[0]) > 8 and sum(sources[g][1] for g in batches[0]) >= SPLIT_ABOVE:
         half = len(batches[0]) // 2
         batches = [batches[0][:half], batches[0][half:]]
 
     def run(batch):
         left = deadline - time.monotonic()
         if left <= 0:
-            return batch, None, f"Graphviz took longer than {svg.DOT_TIMEOUT_S:.0f} s"
+            return None, f"Graphviz took longer than {svg.DOT_TIMEOUT_S:.0f} s"
         src = "\n".join(sources[g][0] for g in batch)
         try:
             proc = subprocess.run([exe, "-Tplain"], input=src.encode("utf-8"), capture_output=True, timeout=left)
         except subprocess.TimeoutExpired:
-            return batch, None, f"Graphviz took longer than {svg.DOT_TIMEOUT_S:.0f} s"
+            return None, f"Graphviz took longer than {svg.DOT_TIMEOUT_S:.0f} s"
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-            return batch, None, f"Graphviz failed: {err[0] if err else 'unknown error'}"
-        return batch, _parse_plain(proc.stdout.decode("utf-8", "replace")), ""
+            return None, f"Graphviz failed: {err[0] if err else 'unknown error'}"
+        return proc.stdout.decode("utf-8", "replace"), ""
 
-    layouts: list[dict] = []
-    errors = []
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        for batch, parsed, err in pool.map(run, batches):
+    running = _run_all(run, batches, WORKERS)
+
+    def finish() -> None:
+        layouts: list[dict] = []
+        errors = []
+        for batch, (text, err) in zip(batches, running()):
+            parsed = _parse_plain(text) if text is not None else None
             if parsed is None or len(parsed) != len(batch):
                 errors.append(err or "Graphviz gave an unexpected answer")
                 for g in batch:
@@ -809,32 +861,57 @@ def layout_all(b: Builder, deadline: float) -> None:
                 layouts.append(_pack(b, views[g][0], raw))
                 for k in views[g]:
                     b.items[k].layout = lid
-    b.layouts = layouts
-    if errors:
-        b.layout_note = errors[0]
+        b.layouts = layouts
+        if errors:
+            b.layout_note = errors[0]
+
+    return finish
 
 
-def build(report, keep=None) -> Diagram:
-    """The diagram of the report's main graph: static SVG (small graphs), note, box ids, page data."""
+class Pending:
+    """A diagram whose Graphviz runs go on in the background (start()): the box ids are known at once,
+    result() waits for the layouts and makes the Diagram. Meanwhile the caller renders the rest of the page,
+    so dot's time (a process of its own, on another core) mostly hides behind it."""
+
+    def __init__(self, ids: dict, finish):
+        self.ids, self._finish, self._done = ids, finish, None
+
+    def result(self) -> Diagram:
+        if self._done is None:
+            self._done = _no_gc(self._finish)
+            self._finish = None
+        return self._done
+
+
+def _no_gc(fn):
     enabled = gc.isenabled()
     gc.disable()  # tens of thousands of small objects beside a big model: the cyclic collector costs more than all else
     try:
-        return _build(report, keep)
+        return fn()
     finally:
         if enabled:
             gc.enable()
 
 
-def _build(report, keep) -> Diagram:
+def build(report, keep=None) -> Diagram:
+    """The diagram of the report's main graph: static SVG (small graphs), note, box ids, page data."""
+    return start(report, keep).result()
+
+
+def start(report, keep=None) -> Pending:
+    """build(), its Graphviz runs left going in the background: Pending.result() is the Diagram."""
+    return _no_gc(lambda: _start(report, keep))
+
+
+def _start(report, keep) -> Pending:
     t0 = time.monotonic()
     b = Builder(report, keep)
     if not b.ops:
-        return Diagram(None, "No op to draw.", {}, None)
+        done = Diagram(None, "No op to draw.", {}, None)
+        return Pending({}, lambda: done)
     ids = {n.name: f"n{b.gindex[i]}" for i, n in enumerate(b.ops)}
     small = len(b.ops) <= SMALL
-    static, note, _ids = (None, "", {})
-    if small:
-        static, note, _ids = svg.render_diagram(b.model, keep=keep)
+    static_job = _Job(lambda: svg.render_diagram(b.model, keep=keep)) if small else None
     b.build_tree()
     b.build_edges()
     b.view_edges()
@@ -843,7 +920,13 @@ def _build(report, keep) -> Diagram:
         b.signatures()  # the boxes' insides changed: their structure again, for sharing layouts
     b.figures()
     b.layouts = []
-    layout_all(b, t0 + svg.DOT_TIMEOUT_S)
+    layouts = layout_all(b, t0 + svg.DOT_TIMEOUT_S)
+    return Pending(ids, lambda: _finish(b, keep, small, ids, static_job, layouts, t0))
+
+
+def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: float) -> Diagram:
+    layouts()
+    static, note, _ids = static_job.result() if static_job is not None else (None, "", {})
     if not b.layouts and static is None:
         msg = b.layout_note or note or "no layout"
         return Diagram(None, msg if msg.endswith(".") else msg + ": no diagram.", {}, None)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from importlib import resources
+import os
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ..readers.registry import display_names
 from ..render.charts import _si, bar_chart
@@ -18,8 +18,19 @@ from .text import figure_text, human_bytes
 FORMAT_NAMES = display_names()  # format -> how reports name it, from the readers' registry
 
 
+_TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
+
+
 def _read(name: str) -> str:
-    return resources.files("graphreport.templates").joinpath(name).read_text(encoding="utf-8")
+    """A file of the graphreport.templates package (read from its folder: importlib.resources costs an
+    import of its own; it is the fallback for an installation without one, e.g. a zip)."""
+    try:
+        with open(os.path.join(_TEMPLATES, name), encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        from importlib import resources
+
+        return resources.files("graphreport.templates").joinpath(name).read_text(encoding="utf-8")
 
 
 def script_json(obj) -> str:
@@ -42,12 +53,15 @@ def _quant(q) -> str:
     return f"per-axis (axis {q.get('axis')}, {len(s)} scales: {min(s):.3g}…{max(s):.3g})"
 
 
+_to_json = json.JSONEncoder(ensure_ascii=False, default=str).encode  # json.dumps with these options, made once
+
+
 def _attrs(attrs: dict) -> str:
     parts = []
     for k, v in attrs.items():
         if k.startswith("_"):
             continue
-        txt = json.dumps(v, ensure_ascii=False, default=str)
+        txt = _to_json(v)
         parts.append(f"{k}={txt if len(txt) <= 120 else txt[:117] + '...'}")
     return ", ".join(parts)
 
@@ -77,11 +91,16 @@ def _env() -> jinja2.Environment:
 TABLE_ROWS_MAX = 3000
 
 
-def node_rows(report) -> list[dict]:
+def node_rows(report) -> str:
+    """The node table's rows as HTML (written here, not by the template: a Jinja loop over a few thousand
+    rows of ten escaped cells each was a tenth of a report's time). Each row ends with the template's
+    line break and indent."""
     g = report.model.main
     weights = report.summary.weights_by_node
     costs = report.node_costs()
-    rows = []
+    ids = report.diagram_ids
+    compat = report.compat.nodes if report.compat else {}
+    out = []
     for i, n in enumerate(g.nodes):
         if n.is_const:
             continue
@@ -90,15 +109,38 @@ def node_rows(report) -> list[dict]:
         const = set(weights.get(n.name, []))
         ins = [t[:-2] if t.endswith(":0") else t for t in n.inputs if t not in const]
         outs = [f"{g.tensors[t].dtype or '?'} {compact_shape(g.tensors[t].shape)}" for t in n.outputs]
-        c = report.compat.nodes.get(n.name) if report.compat else None
+        c = compat.get(n.name)
         k = costs.get(n.name)
         flops_text = ("?" if not k.known else (f"{k.flops:,}" if k.flops else "")) if k else ""
-        rows.append({"id": report.diagram_ids.get(n.name, ""), "index": i, "tflite": c.tflite if c else "",
-                     "macs": k.macs if k and k.known else None, "flops": k.flops if k and k.known else None,
-                     "flops_text": flops_text, "name": n.name, "op": n.op, "inputs": ins, "weights": w,
-                     "outputs": outs, "attrs": _attrs(n.attrs),
-                     "search": f"{n.name} {n.op} {' '.join(outs)}".lower()})
-    return rows
+        macs = k.macs if k and k.known else None
+        flops = k.flops if k and k.known else None
+        name = escape(n.name)
+        search = escape(f"{n.name} {n.op} {' '.join(outs)}".lower())
+        out.append(
+            f'<tr data-id="{escape(ids.get(n.name, ""))}" data-name="{name}" data-search="{search}">'
+            f'<td class="num">{i}</td><td class="mono">{name}</td><td class="mono">{escape(n.op)}</td>'
+            f'<td class="mono">{escape(", ".join(ins))}</td><td class="mono">{escape(", ".join(w))}</td>'
+            f'<td class="mono">{escape("; ".join(outs))}</td>'
+            f'<td class="num" data-v="{macs or 0}">{_num(macs) if macs else ""}</td>'
+            f'<td class="num" data-v="{flops or 0}">{escape(flops_text)}</td>'
+            f'<td class="mono">{escape(c.tflite if c else "")}</td>'
+            f'<td class="attrs mono">{escape(_attrs(n.attrs))}</td></tr>\n    ')
+    return "".join(out)
+
+
+def tensor_rows(tensors: list[dict]) -> str:
+    """The tensor table's rows (the report's `tensors`) as HTML, as node_rows does."""
+    out = []
+    for t in tensors:
+        sig, nbytes, q = t["shape_signature"], t["const_bytes"], t["quantization"]
+        search = escape(f"{t['name']} {t['dtype']}".lower())
+        out.append(
+            f'<tr data-search="{search}"><td class="mono">{escape(t["name"])}</td><td>{escape(t["dtype"])}</td>'
+            f'<td class="mono">{escape(format_shape(t["shape"]))}</td>'
+            f'<td class="mono">{escape(format_shape(sig)) if sig is not None else ""}</td>'
+            f'<td class="num" data-v="{escape(nbytes or 0)}">{escape(_num(nbytes)) if nbytes is not None else ""}</td>'
+            f'<td class="mono">{escape(_quant(q)) if q else ""}</td></tr>\n    ')
+    return "".join(out)
 
 
 ATTENTION = ("flex", "unsupported", "custom", "unknown")
@@ -138,7 +180,8 @@ def render_html(report) -> str:
     tpl = _env().get_template("report.html.j2")
     virtual = sum(1 for n in report.model.main.nodes if not n.is_const) > TABLE_ROWS_MAX
     return tpl.render(
-        r=data, rows=[] if virtual else node_rows(report), virtual_table=virtual, compat_rows=compat_rows(report),
+        r=data, rows=Markup("" if virtual else node_rows(report)), tensor_rows=Markup(tensor_rows(data["tensors"])),
+        virtual_table=virtual, compat_rows=compat_rows(report),
         layer_chart=bar_chart([(_strip(x.scope, layers), x.flops) for x in layers[:LAYER_CHART_MAX]]),
         layer_count=min(
             LAYER_CHART_MAX, sum(1 for x in layers if x.flops)),
