@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+pytestmark = pytest.mark.requires_tf
 CHECKER = Path(__file__).resolve().parent.parent / "tools" / "check_opdata.py"
 
 
 @pytest.fixture(scope="module")
-def checker():
+def checker(tf):
     spec = importlib.util.spec_from_file_location("check_opdata", CHECKER)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -36,7 +36,7 @@ def test_checker_catches_a_wrong_tflite_field_id(checker, monkeypatch):
     assert problems == [f"tflite T_TYPE = {tflite.T_TYPE}, the schema's Tensor.Type is field {tflite.T_TYPE - 1}"]
 
 
-def test_checker_catches_a_wrong_dtype(checker, monkeypatch):
+def test_checker_catches_a_wrong_dtype(checker, monkeypatch, tf):
     from graphreport.readers import tfproto
 
     monkeypatch.setitem(tfproto.DATA_TYPES, "DT_HALF", 18)
