@@ -131,3 +131,23 @@ def test_converts_runs_in_tfjs_and_reads_back(sources, tmp_path, capfd, source, 
                                                                          _io(src["outputs"], batch_one=True))
     assert sorted(o["name"] for o in back["outputs"]) == sorted(heads)
     assert back["totals"]["params"] == src["totals"]["params"]
+
+
+def test_an_op_tfjs_lacks_is_named(tmp_path, capfd):
+    """Lgamma has no TF.js kernel (the converter's op list, tensorflowjs/op_list/*.json, has none): the real
+    converter refuses it and graphreport names it; exit 3 as for a refused TFLite conversion, nothing written."""
+    from graphreport.cli import main
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [1, 4], name="x")
+        tf.identity(tf.math.lgamma(x + 1.0, name="lg") * 2.0, name="y")
+    pb = tmp_path / "lgamma.pb"
+    pb.write_bytes(g.as_graph_def().SerializeToString())
+    res = tmp_path / "r.json"
+    code = main(["convert", str(pb), "--to", "tfjs", "-o", str(tmp_path / "web"), "--json", str(res)])
+    stdout, err = capfd.readouterr()
+    assert code == 3 and stdout == "", err
+    assert "refused 1 op(s): Lgamma" in err and "op Lgamma: TensorFlow.js has no kernel for it" in err
+    assert [p["op"] for p in json.loads(res.read_text())["problems"]] == ["Lgamma"]
+    assert not (tmp_path / "web").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["lgamma.pb", "r.json"]
