@@ -583,13 +583,13 @@ def test_no_verify(tmp_path, capfd):
     assert json.loads(res.read_text())["verification"] is None and "verification on" not in stdout
 
 
-def test_progress_on_a_terminal(tmp_path):
-    """stderr on a pseudo-terminal: progress lines; the result still goes to stdout."""
+def on_a_terminal(args, cwd) -> tuple[int, str, str]:
+    """`graphreport ARGS` with stderr on a pseudo-terminal -> (exit code, stdout, what the terminal got)."""
     pty = pytest.importorskip("pty")
     master, slave = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(SAMPLES.parent)}
-    p = subprocess.Popen([sys.executable, "-m", "graphreport", "convert", str(TF1_CKPT), "-o", "x.tflite"],
-                         stdout=subprocess.PIPE, stderr=slave, cwd=tmp_path, env=env)
+    p = subprocess.Popen([sys.executable, "-m", "graphreport", *map(str, args)],
+                         stdout=subprocess.PIPE, stderr=slave, cwd=cwd, env=env)
     os.close(slave)
     chunks = []
     while True:
@@ -605,8 +605,13 @@ def test_progress_on_a_terminal(tmp_path):
         chunks.append(data)
     out = p.communicate(timeout=120)[0].decode()
     os.close(master)
-    tty = b"".join(chunks).decode("utf-8", "replace")
-    assert p.returncode == 0, tty
+    return p.returncode, out, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal(tmp_path):
+    """stderr on a pseudo-terminal: progress lines; the result still goes to stdout."""
+    code, out, tty = on_a_terminal(["convert", TF1_CKPT, "-o", "x.tflite"], tmp_path)
+    assert code == 0, tty
     assert "Freezing variables... done" in tty and "Converting... done" in tty and "Verifying... done" in tty
     assert "Loading TensorFlow... done" in tty
     assert "| 10/10 [" in tty and "100%|" in tty  # the verification counter, tqdm style, updated in place

@@ -23,9 +23,10 @@ tf = pytest.importorskip("tensorflow")
 from graphreport.convert.tfjs import find_converter  # noqa: E402
 from graphreport.convert.tfjs_runtime import find_runtime  # noqa: E402
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     find_converter() is None or find_runtime() is None,
-    reason="the TF.js converter and runtime are not set up: run `make setup-tfjs` to enable these tests")
+    reason="the TF.js converter and runtime are not set up: run `make setup-tfjs` to enable these tests"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:keras.src.backend.tensorflow.core")]
 
 HEADS = {"heatmap": 17, "offset_2": 34, "displacement_fwd_2": 32, "displacement_bwd_2": 32}  # PoseNet's heads
 
@@ -151,3 +152,16 @@ def test_an_op_tfjs_lacks_is_named(tmp_path, capfd):
     assert "refused 1 op(s): Lgamma" in err and "op Lgamma: TensorFlow.js has no kernel for it" in err
     assert [p["op"] for p in json.loads(res.read_text())["problems"]] == ["Lgamma"]
     assert not (tmp_path / "web").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["lgamma.pb", "r.json"]
+
+
+def test_tfjs_progress_on_a_terminal(sources, tmp_path):
+    """Under a pseudo-terminal: every stage of a TF.js conversion, and the TF.js verification counter."""
+    from test_convert import on_a_terminal
+
+    code, out, tty = on_a_terminal(["convert", sources["posenet"], "--to", "tfjs", "-o", "web"], tmp_path)
+    assert code == 0, tty
+    for stage in ("Loading TensorFlow", "Preparing the graph", "Converting to TensorFlow.js", "Verifying in TF.js"):
+        assert f"{stage}... done (" in tty, tty
+    assert "Verifying 100%|" in tty and "| 10/10 [" in tty
+    assert "Hi, looks like you are running TensorFlow.js in Node.js" not in tty  # the runtime's chatter is kept
+    assert out.splitlines()[0] == "web"
