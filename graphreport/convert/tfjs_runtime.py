@@ -78,13 +78,16 @@ def run(model_dir: str, samples: list[list[np.ndarray]], input_names: list[str],
             json.dump({"dir": work, "inputs": input_names, "outputs": output_names, "samples": req_samples}, f)
         n = len(samples)
         console.count("Verifying", 0, n)
-        p = subprocess.Popen([node, script, os.path.abspath(model_dir), request], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-        for line in p.stdout:
-            if line.startswith("sample "):
-                console.count("Verifying", int(line.split()[1]), n)
-        err = p.stderr.read()
-        p.wait()
+        # stderr to a file, not a pipe: TF.js may warn on every run, and a full pipe would stall the runner
+        with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
+            p = subprocess.Popen([node, script, os.path.abspath(model_dir), request], stdout=subprocess.PIPE,
+                                 stderr=log, text=True, stdin=subprocess.DEVNULL)
+            for line in p.stdout:
+                if line.startswith("sample "):
+                    console.count("Verifying", int(line.split()[1]), n)
+            p.wait()
+            log.seek(0)
+            err = log.read()
         console.captured.append(err)
         if p.returncode != 0:
             lines = [x for x in err.splitlines() if x.startswith("tfjs-runner:")] or err.strip().splitlines()
