@@ -77,5 +77,29 @@ samples: setup
 thirdparty: setup
 	$(BIN)/python tests/thirdparty.py
 
+# Opt-in: the real TF.js converter and runtime, for `graphreport convert --to tfjs` and its tests. The converter
+# (tensorflowjs, with the older TensorFlow it resolves to) goes into its own .venv-tfjs, never the project's
+# .venv; the runtime (@tensorflow/tfjs-core + cpu backend + converter, pure JS, run by Node) into tools/tfjs/
+# node_modules. Both pinned (tools/tfjs/requirements.txt, package-lock.json); idempotent.
+TFJS_VENV := .venv-tfjs
+TFJS_DIR  := tools/tfjs
+.PHONY: setup-tfjs
+setup-tfjs: $(TFJS_VENV)/.installed $(TFJS_DIR)/node_modules/.installed
+
+$(TFJS_VENV)/.installed: $(TFJS_DIR)/requirements.txt
+	@test -x $(TFJS_VENV)/bin/python || $(PYTHON) -m venv $(TFJS_VENV)
+	$(TFJS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(TFJS_VENV)/bin/python -m pip install -q -r $(TFJS_DIR)/requirements.txt
+	@# tensorflow-decision-forests 1.12 (imported by the converter) was generated with protobuf 6.31;
+	@# TensorFlow 2.19 declares <6 but runs with it. Without this the converter stops at import.
+	$(TFJS_VENV)/bin/python -m pip install -q --no-deps protobuf==6.31.1
+	@touch $@
+
+$(TFJS_DIR)/node_modules/.installed: $(TFJS_DIR)/package.json $(TFJS_DIR)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(TFJS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 clean:
 	rm -rf $(OUT) build dist *.egg-info .pytest_cache

@@ -86,12 +86,14 @@ def _add_convert_parser(sub) -> None:
                                  "SavedModel folder, or Keras .keras/.h5")
     c.add_argument("--to", choices=["tflite", "frozen-pb", "tfjs"], default="tflite",
                    help="tflite (default); frozen-pb: a frozen GraphDef (the freeze_graph step for a checkpoint; "
-                        "also from a SavedModel or Keras file); tfjs: needs the tensorflowjs package")
+                        "also from a SavedModel or Keras file); tfjs: a TF.js graph model folder, needs "
+                        "`make setup-tfjs`")
     c.add_argument("-o", "--output", help="output file (folder for tfjs); default: MODEL's name + .tflite / "
                                           "_frozen.pb / _web_model in the current directory")
-    c.add_argument("--quantize", choices=["none", "dynamic", "float16", "int8"], default="none",
+    c.add_argument("--quantize", choices=["none", "dynamic", "float16", "int8", "uint8", "uint16"], default="none",
                    help="none (float32, default), dynamic (int8 weights), float16 (float16 weights), int8 (full "
-                        "integer, int8 inputs/outputs; calibrated on --representative)")
+                        "integer, int8 inputs/outputs; calibrated on --representative); --to tfjs: none, float16, "
+                        "uint8 or uint16 (weights)")
     c.add_argument("--representative", metavar="PATH",
                    help="input samples for int8 calibration and verification: .npy (one input), .npz (one "
                         "array per input name) or a folder of PNG/JPEG images (resized to the input, scaled to "
@@ -108,6 +110,10 @@ def _add_convert_parser(sub) -> None:
                                                       ".md) with the verification figures")
     c.add_argument("--no-verify", action="store_true", help="skip running the result against the source")
     c.add_argument("--samples", type=int, metavar="N", help="inputs to verify on (default 10)")
+    c.add_argument("--shard-size", metavar="SIZE", help="--to tfjs: weight file shard size, e.g. 4MB (default)")
+    c.add_argument("--tfjs-converter", metavar="PATH", help="--to tfjs: tensorflowjs_converter (or the virtual "
+                   "environment holding it); default $GRAPHREPORT_TFJS_CONVERTER, .venv-tfjs, then PATH")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr (warnings still shown)")
     c.add_argument("--debug", action="store_true", help="show tracebacks and TensorFlow's log")
 
 

@@ -194,11 +194,23 @@ def test_converts_in_every_mode(tmp_path, capfd, source, mode):
     assert not no_leftovers(tmp_path)
 
 
+STAGE_LINE = r"[A-Z][\w .]*\.\.\. done \(\d+\.\d s\)"
+
+
 def test_tf1_checkpoint_end_to_end_with_only_the_path(tmp_path):
-    """The issue's command, as a user runs it: no flags but -o; not a TTY, so nothing on stderr."""
+    """The issue's command, as a user runs it: no flags but -o; not a TTY, so one line per stage on stderr and
+    nothing else; with --quiet, nothing at all."""
+    import re
+
     p = cli(TF1_CKPT, "--to", "tflite", "-o", "x.tflite", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert p.stderr == ""  # quiet in CI: no progress, no TensorFlow/absl/converter chatter
+    stages = p.stderr.splitlines()  # no TensorFlow/absl/converter chatter, no counters, no escape codes
+    assert all(re.fullmatch(STAGE_LINE, x) for x in stages), p.stderr
+    assert [x.split("...")[0] for x in stages] == ["Loading TensorFlow", "Freezing variables", "Converting",
+                                                   "Verifying"]
+    q = cli(TF1_CKPT, "--to", "tflite", "-o", "q.tflite", "--quiet", cwd=tmp_path)
+    assert q.returncode == 0 and q.stderr == "", q.stderr
+    assert q.stdout.replace("q.tflite", "x.tflite") == p.stdout
     lines = p.stdout.splitlines()
     assert lines[0] == "x.tflite"
     assert any("logits" in x and "cosine 1.000000" in x for x in lines), p.stdout
@@ -404,49 +416,96 @@ def test_bad_input_exit_2(tmp_path, capfd, args, words):
     assert stdout == "" and not (tmp_path / "x.tflite").exists()
 
 
-FAKE_TFJS = """
+STAND_IN_TFJS = """#!{python}
 import json, os, sys
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 flags = [a for a in sys.argv[1:] if a.startswith("--")]
+if os.environ.get("STAND_IN_REFUSE"):
+    sys.exit("Traceback ...\\nValueError: Unsupported Ops in the model before optimization\\nIgamma, Lgamma")
 os.makedirs(args[1])
-open(os.path.join(args[1], "model.json"), "w").write(json.dumps({"flags": flags, "input": os.path.basename(args[0])}))
+open(os.path.join(args[1], "model.json"), "w").write(json.dumps({{"flags": flags, "input": os.path.basename(args[0])}}))
 open(os.path.join(args[1], "group1-shard1of1.bin"), "wb").write(b"0" * 8)
 """
 
 
-def test_tfjs_with_a_stand_in_converter(tmp_path, capfd, monkeypatch):
-    """The tensorflowjs hand-off (frozen graph, output names, weight quantization flag, atomic folder), with a
-    stand-in package: the real one is an optional extra that is not installed here."""
-    import importlib
+def _stand_in(tmp_path):
+    exe = tmp_path / "bin" / "tensorflowjs_converter"
+    exe.parent.mkdir()
+    exe.write_text(STAND_IN_TFJS.format(python=sys.executable))
+    exe.chmod(0o755)
+    return exe
 
-    pkg = tmp_path / "fake" / "tensorflowjs"
-    (pkg / "converters").mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "converters" / "__init__.py").write_text("")
-    (pkg / "converters" / "converter.py").write_text(FAKE_TFJS)
-    monkeypatch.syspath_prepend(str(tmp_path / "fake"))
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "fake"))
-    importlib.invalidate_caches()
+
+def test_tfjs_hand_off_to_the_converter(tmp_path, capfd):
+    """The command line graphreport gives tensorflowjs_converter (frozen graph, output names, weight quantization,
+    shard size) and the atomic folder swap, with a stand-in executable; tests/test_tfjs_convert.py runs the real
+    converter and the TF.js runtime when `make setup-tfjs` was done."""
+    exe = _stand_in(tmp_path)
     out = tmp_path / "web"
     out.mkdir()
     (out / "stale.bin").write_bytes(b"old")
-    code, stdout, err = run(capfd, TF1_CKPT, "--to", "tfjs", "--quantize", "float16", "-o", out)
+    code, stdout, err = run(capfd, TF1_CKPT, "--to", "tfjs", "--quantize", "uint16", "--shard-size", "1MB",
+                            "--tfjs-converter", exe, "--no-verify", "-o", out)
     assert code == 0, err
     assert sorted(os.listdir(out)) == ["group1-shard1of1.bin", "model.json"]  # replaced as a whole
     meta = json.loads((out / "model.json").read_text())
-    assert "--output_node_names=logits" in meta["flags"] and "--quantize_float16" in meta["flags"]
+    assert "--output_node_names=logits" in meta["flags"] and "--quantize_uint16" in meta["flags"]
     assert "--input_format=tf_frozen_model" in meta["flags"]
+    assert f"--weight_shard_size_bytes={1024 * 1024}" in meta["flags"]
     assert not no_leftovers(tmp_path)
 
 
-def test_tfjs_without_tensorflowjs(tmp_path, capfd):
-    import importlib.util
-
-    if importlib.util.find_spec("tensorflowjs") is not None:
-        pytest.skip("tensorflowjs is installed")
-    code, _, err = run(capfd, SAMPLES / "tiny_mobilenet.pb", "--to", "tfjs", "-o", tmp_path / "web")
-    assert code == 2 and "pip install tensorflowjs" in err
+def test_tfjs_refused_op_is_named(tmp_path, capfd, monkeypatch):
+    exe = _stand_in(tmp_path)
+    monkeypatch.setenv("STAND_IN_REFUSE", "1")
+    res = tmp_path / "r.json"
+    code, stdout, err = run(capfd, SAMPLES / "tiny_mobilenet.pb", "--to", "tfjs", "--tfjs-converter", exe,
+                            "-o", tmp_path / "web", "--json", res)
+    assert code == 3 and stdout == ""
+    assert "refused 2 op(s): Igamma, Lgamma" in err and "op Igamma: TensorFlow.js has no kernel" in err
+    assert [p["op"] for p in json.loads(res.read_text())["problems"]] == ["Igamma", "Lgamma"]
     assert not (tmp_path / "web").exists()
+
+
+@pytest.mark.parametrize("how", ["option", "nothing"])
+def test_tfjs_without_the_converter(tmp_path, capfd, monkeypatch, how):
+    """No converter set up: one line naming `make setup-tfjs`, exit 2, nothing written, TensorFlow not loaded."""
+    from graphreport.convert import tfjs
+
+    monkeypatch.delenv(tfjs.ENV_CONVERTER, raising=False)
+    if how == "option":
+        args = ["--tfjs-converter", tmp_path / "nowhere"]
+    else:
+        monkeypatch.setattr(tfjs, "REPO_ROOT", str(tmp_path))
+        monkeypatch.setenv("PATH", str(tmp_path))
+        args = []
+    code, stdout, err = run(capfd, SAMPLES / "tiny_mobilenet.pb", "--to", "tfjs", *args, "-o", tmp_path / "web")
+    assert code == 2 and stdout == "" and "make setup-tfjs" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "web").exists()
+
+
+def test_tfjs_outputs_take_the_source_names():
+    """Frozen Keras/SavedModel outputs are Identity nodes; they are renamed after the model's outputs, and a node
+    already holding such a name moves out of the way with every reference to it."""
+    from graphreport.convert.tfjs import name_outputs
+
+    gd = tf.compat.v1.GraphDef()
+    for name, op, inputs in (("x", "Placeholder", []), ("probs", "Softmax", ["x"]), ("Identity", "Identity", ["probs"]),
+                             ("Identity_1", "Identity", ["probs:0", "^probs"])):
+        gd.node.add(name=name, op=op, input=inputs)
+    new, outs = name_outputs(gd, ["Identity", "Identity_1"], ["probs", "box"])
+    assert outs == ["probs", "box"]
+    assert [(n.name, list(n.input)) for n in new.node] == [
+        ("x", []), ("probs_0", ["x"]), ("probs", ["probs_0"]), ("box", ["probs_0:0", "^probs_0"])]
+    assert [n.name for n in gd.node] == ["x", "probs", "Identity", "Identity_1"]  # the input is left as it was
+
+
+def test_tfjs_quantize_modes_are_checked(tmp_path, capfd):
+    code, _, err = run(capfd, SAMPLES / "tiny_mobilenet.pb", "--to", "tfjs", "--quantize", "int8", "-o",
+                       tmp_path / "web")
+    assert code == 2 and "uint8" in err
+    code, _, err = run(capfd, SAMPLES / "tiny_mobilenet.pb", "--quantize", "uint8", "-o", tmp_path / "m.tflite")
+    assert code == 2 and "TF.js weight quantization" in err
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -524,13 +583,13 @@ def test_no_verify(tmp_path, capfd):
     assert json.loads(res.read_text())["verification"] is None and "verification on" not in stdout
 
 
-def test_progress_on_a_terminal(tmp_path):
-    """stderr on a pseudo-terminal: progress lines; the result still goes to stdout."""
+def on_a_terminal(args, cwd) -> tuple[int, str, str]:
+    """`graphreport ARGS` with stderr on a pseudo-terminal -> (exit code, stdout, what the terminal got)."""
     pty = pytest.importorskip("pty")
     master, slave = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(SAMPLES.parent)}
-    p = subprocess.Popen([sys.executable, "-m", "graphreport", "convert", str(TF1_CKPT), "-o", "x.tflite"],
-                         stdout=subprocess.PIPE, stderr=slave, cwd=tmp_path, env=env)
+    p = subprocess.Popen([sys.executable, "-m", "graphreport", *map(str, args)],
+                         stdout=subprocess.PIPE, stderr=slave, cwd=cwd, env=env)
     os.close(slave)
     chunks = []
     while True:
@@ -546,9 +605,16 @@ def test_progress_on_a_terminal(tmp_path):
         chunks.append(data)
     out = p.communicate(timeout=120)[0].decode()
     os.close(master)
-    tty = b"".join(chunks).decode("utf-8", "replace")
-    assert p.returncode == 0, tty
+    return p.returncode, out, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal(tmp_path):
+    """stderr on a pseudo-terminal: progress lines; the result still goes to stdout."""
+    code, out, tty = on_a_terminal(["convert", TF1_CKPT, "-o", "x.tflite"], tmp_path)
+    assert code == 0, tty
     assert "Freezing variables... done" in tty and "Converting... done" in tty and "Verifying... done" in tty
+    assert "Loading TensorFlow... done" in tty
+    assert "| 10/10 [" in tty and "100%|" in tty  # the verification counter, tqdm style, updated in place
     assert "I0000" not in tty and "absl" not in tty  # TensorFlow's own logging stays silent
     assert out.splitlines()[0] == "x.tflite"
 
@@ -565,6 +631,22 @@ def test_console_quiet_without_a_terminal(capsys):
     with c.step("Converting"):
         pass
     assert "Converting... done" in capsys.readouterr().err
+    c = Console(progress=True, quiet=True)
+    with c.step("Converting"):
+        c.count("Calibrating", 1, 2)
+    assert capsys.readouterr().err == "" and [s["name"] for s in c.stages] == ["Converting"]
+
+
+def test_json_records_stage_timings(tmp_path, capfd):
+    """--json: every stage, in order, with a duration in seconds (a number >= 0; no bound on it)."""
+    res = tmp_path / "r.json"
+    code, _, err = run(capfd, SAMPLES / "tiny_mobilenet.pb", "-o", tmp_path / "m.tflite", "--json", res)
+    assert code == 0, err
+    stages = json.loads(res.read_text())["stages"]
+    assert [s["name"] for s in stages] == ["Loading TensorFlow", "Preparing the graph", "Converting", "Verifying"]
+    for s in stages:
+        assert set(s) == {"name", "seconds"}
+        assert isinstance(s["seconds"], (int, float)) and s["seconds"] >= 0
 
 
 def test_converter_errors_in_plain_words():

@@ -11,7 +11,6 @@ convert) are run as printed, and what they write is checked against the same ref
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import shlex
 import shutil
@@ -150,7 +149,10 @@ def test_frozen_graph_has_no_training_branch(trained, tmp_path, capfd, case):
 @pytest.mark.parametrize("case", ["cond_v1", "cond_v2"])
 def test_printed_commands_work(trained, tmp_path, case):
     """Every command the report prints for the checkpoint, run as printed in a copy of its folder (the
-    TF.js one only when tensorflowjs is installed): each .tflite it writes gives TF's inference outputs."""
+    TF.js ones only when `make setup-tfjs` was done): each .tflite it writes gives TF's inference outputs."""
+    from graphreport.convert.tfjs import find_converter
+
+    tfjs_converter = find_converter()
     b, files = trained(case)
     work = tmp_path / "ckpt"
     shutil.copytree(files["prefix"].parent, work)
@@ -167,13 +169,13 @@ def test_printed_commands_work(trained, tmp_path, case):
             if argv[0] == "python":
                 argv = [sys.executable] + argv[1:]
             elif argv[0] == "graphreport":
-                if "--to" in argv and argv[argv.index("--to") + 1] == "tfjs" \
-                        and importlib.util.find_spec("tensorflowjs") is None:
+                if "--to" in argv and argv[argv.index("--to") + 1] == "tfjs" and tfjs_converter is None:
                     continue
                 argv = [sys.executable, "-m", "graphreport"] + argv[1:]
             elif argv[0] == "tensorflowjs_converter":
-                if importlib.util.find_spec("tensorflowjs") is None:
+                if tfjs_converter is None:
                     continue
+                argv[0] = tfjs_converter
             else:
                 pytest.fail(f"unexpected command {code}")
         p = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=600)

@@ -9,6 +9,7 @@ Modules:
   tflite    the TFLiteConverter call for each --quantize mode
   diagnose  the converter's error -> the offending ops in plain words, with what to try
   verify    source in TensorFlow vs result in tf.lite.Interpreter on the same inputs
-  tfjs      TensorFlow.js output (needs the optional `tensorflowjs` package)
+  tfjs      TensorFlow.js output: tensorflowjs_converter from its own environment (make setup-tfjs), as a
+            subprocess; tfjs_out ties it to the verification; tfjs_runtime runs the result in TF.js (Node)
   run       the `convert` command: ties the above together, writes outputs atomically
 """

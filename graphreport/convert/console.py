@@ -1,6 +1,9 @@
 """Progress on a terminal, silence in CI logs, and TensorFlow kept quiet.
 
-- Progress lines go to stderr only when stderr is a TTY.
+- Progress on stderr, three ways: on a terminal, pip/tqdm style (`Converting...` then `Converting... done
+  (1.2 s)`, counters as `Verifying  40%|######        | 4/10 [1.3 s]` updated in place); when stderr is not a
+  terminal (CI logs), one line per finished stage and no counters; with --quiet, nothing. Warnings are
+  printed in every mode. Every stage's duration is kept (`Console.stages`) for the --json result.
 - `quiet()` points file descriptors 1 and 2 at a temporary file while TensorFlow works: its C++ logging
   (absl/oneDNN banners, MLIR diagnostics), the converter's prints and the interpreter's "Created TensorFlow
   Lite XNNPACK delegate" all land there instead of on stdout or in the user's log. The captured text is kept
@@ -22,16 +25,29 @@ from ..errors import UsageError
 
 
 class Console:
-    def __init__(self, debug: bool = False, progress: bool | None = None):
+    """`progress`: True = terminal style, False = silent, None = decide from stderr (terminal style on a TTY,
+    one line per stage otherwise); `quiet` forces silence."""
+
+    BAR = 24
+
+    def __init__(self, debug: bool = False, progress: bool | None = None, quiet: bool = False):
         self.debug = debug
         try:
             tty = sys.stderr.isatty()
         except (AttributeError, ValueError):
             tty = False
-        self.progress = tty if progress is None else progress
+        if quiet or progress is False:
+            self.mode = "off"
+        elif progress or tty:
+            self.mode = "tty"
+        else:
+            self.mode = "lines"
+        self.progress = self.mode == "tty"
         self.captured: list[str] = []
+        self.stages: list[dict] = []  # [{"name": label, "seconds": duration}] in the order they ran
         self._saved_err_fd: int | None = None  # the real stderr while quiet() is active
         self._line_open = False
+        self._count_t0: dict[str, float] = {}
 
     # -- output to the user -------------------------------------------------------------------------------
     def _write_err(self, text: str) -> None:
@@ -59,7 +75,8 @@ class Console:
 
     @contextlib.contextmanager
     def step(self, label: str):
-        """`with console.step("Converting"):` prints `Converting...` then `Converting... done (1.2 s)` on a TTY."""
+        """`with console.step("Converting"):` prints `Converting...` then `Converting... done (1.2 s)` on a TTY,
+        only the second line when stderr is not a terminal, and records the stage's duration either way."""
         t0 = time.monotonic()
         if self.progress:
             self._end_line()
@@ -70,17 +87,31 @@ class Console:
             yield self
             ok = True
         finally:
-            if self.progress:
-                status = f"done ({time.monotonic() - t0:.1f} s)" if ok else "failed"
-                self._write_err(f"\r\x1b[K{label}... {status}\n")
+            seconds = time.monotonic() - t0
+            self.stages.append({"name": label, "seconds": round(seconds, 3), **({} if ok else {"failed": True})})
+            self._count_t0.pop(label, None)
+            if self.mode != "off":
+                status = f"done ({seconds:.1f} s)" if ok else "failed"
+                self._write_err(("\r\x1b[K" if self.progress else "") + f"{label}... {status}\n")
                 self._line_open = False
 
     def count(self, label: str, i: int, n: int | None) -> None:
-        """Update a counter on the current line (TTY only): `Calibrating... 12/100`."""
-        if self.progress:
-            total = f"/{n}" if n else ""
-            self._write_err(f"\r\x1b[K{label}... {i}{total}")
-            self._line_open = True
+        """A counter on the current line, terminal only: `Calibrating  12%|###     | 8/64 [0.4 s]`."""
+        if not self.progress:
+            return
+        t0 = self._count_t0.setdefault(label, time.monotonic())
+        elapsed = f"[{time.monotonic() - t0:.1f} s]"
+        if n:
+            done = min(max(i, 0), n)
+            fill = self.BAR * done // n
+            bar = f"{100 * done // n:3d}%|{'#' * fill}{' ' * (self.BAR - fill)}| {i}/{n} {elapsed}"
+        else:
+            bar = f"{i} {elapsed}"
+        self._write_err(f"\r\x1b[K{label} {bar}")
+        self._line_open = True
+
+    def stage_list(self) -> list[dict]:
+        return [dict(s) for s in self.stages]
 
     # -- silencing TensorFlow ------------------------------------------------------------------------------
     @contextlib.contextmanager

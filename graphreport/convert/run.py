@@ -18,7 +18,11 @@ from .console import Console, import_tensorflow, require_tensorflow
 from .diagnose import ConverterRefused
 
 TARGETS = ("tflite", "frozen-pb", "tfjs")
-QUANTIZE = ("none", "dynamic", "float16", "int8")
+QUANTIZE = ("none", "dynamic", "float16", "int8", "uint8", "uint16")
+TFLITE_QUANTIZE = ("none", "dynamic", "float16", "int8")
+TFJS_QUANTIZE = ("none", "float16", "uint8", "uint16")  # TF.js quantizes weights only
+MODE_NAMES = {"none": "float32", "dynamic": "dynamic-range quantized", "float16": "float16 weights",
+              "int8": "full int8", "uint8": "uint8 weights", "uint16": "uint16 weights"}
 DEFAULT_SAMPLES = 10
 RANDOM_WARNING = (
     "no --representative data: int8 calibration ran on {n} random inputs (uniform [0, 1) for floats). "
@@ -86,6 +90,15 @@ def _check_args(args) -> None:
         raise UsageError(f"--to must be one of {', '.join(TARGETS)}")
     if args.quantize not in QUANTIZE:
         raise UsageError(f"--quantize must be one of {', '.join(QUANTIZE)}")
+    if args.to == "tfjs" and (args.quantize not in TFJS_QUANTIZE or args.select_tf_ops):
+        raise UsageError("--to tfjs: --quantize is one of " + ", ".join(TFJS_QUANTIZE) + " (TF.js quantizes "
+                         "weights only, activations stay float32); --select-tf-ops applies to --to tflite")
+    if args.to == "tflite" and args.quantize not in TFLITE_QUANTIZE:
+        raise UsageError(f"--to tflite: --quantize is one of {', '.join(TFLITE_QUANTIZE)} "
+                         f"({args.quantize} is a TF.js weight quantization)")
+    if getattr(args, "shard_size", None) and args.to != "tfjs":
+        raise UsageError("--shard-size applies to --to tfjs")
+    args.shard_bytes = _shard_bytes(getattr(args, "shard_size", None))
     if args.to == "frozen-pb" and (args.quantize != "none" or args.select_tf_ops):
         raise UsageError("--quantize and --select-tf-ops apply to --to tflite (and --quantize to tfjs weights)")
     if args.samples is not None and args.samples < 1:
@@ -109,9 +122,29 @@ def _check_args(args) -> None:
         args.image_range_pair = (0.0, 1.0)
 
 
+def _shard_bytes(value: Optional[str]) -> Optional[int]:
+    """--shard-size 4194304, 4MB, 512KB, 4MiB -> bytes (TF.js weight shard size; the converter's default 4 MB)."""
+    if not value:
+        return None
+    v = value.strip().upper().replace("IB", "B")
+    mult = 1
+    for suffix, m in (("KB", 1024), ("MB", 1024 ** 2), ("GB", 1024 ** 3), ("K", 1024), ("M", 1024 ** 2), ("B", 1)):
+        if v.endswith(suffix):
+            v, mult = v[: -len(suffix)], m
+            break
+    try:
+        n = int(float(v) * mult)
+    except ValueError:
+        raise UsageError(f"--shard-size {value}: expected a size such as 4MB, 512KB or 4194304") from None
+    if n < 1024:
+        raise UsageError(f"--shard-size {value}: at least 1KB")
+    return n
+
+
 def run_convert(args) -> int:
-    console = Console(debug=getattr(args, "debug", False))
-    result: dict = {"status": "failed", "to": args.to, "mode": args.quantize, "source": {"path": args.model}}
+    console = Console(debug=getattr(args, "debug", False), quiet=getattr(args, "quiet", False))
+    result: dict = {"status": "failed", "to": args.to, "mode": args.quantize, "source": {"path": args.model},
+                    "stages": console.stages}  # each stage's name and seconds, filled in as they run
     try:
         code = _run(args, console, result)
     except ConverterRefused as e:
@@ -144,10 +177,11 @@ def _maybe_json(args, result: dict) -> None:
 
 def _run(args, console: Console, result: dict) -> int:
     _check_args(args)
+    converter = None
     if args.to == "tfjs":
-        from .tfjs import require_tfjs
+        from .tfjs import require_converter
 
-        require_tfjs()
+        converter = require_converter(getattr(args, "tfjs_converter", None))
     require_tensorflow()
 
     kind, model_path, prefix = src.detect(args.model)
@@ -196,15 +230,9 @@ def _run(args, console: Console, result: dict) -> int:
         return 0
 
     if args.to == "tfjs":
-        from . import tfjs
+        from .tfjs_out import to_tfjs
 
-        files = tfjs.convert(frozen_bytes, prepared["output_nodes"], out, args.quantize, console)
-        size = sum(os.path.getsize(os.path.join(out, f)) for f in files)
-        sizes["output"] = size
-        result.update({"status": "ok", "output": out, "sizes": sizes, "files": files, "verification": None})
-        _maybe_json(args, result)
-        print(out)
-        return 0
+        return to_tfjs(tf, plan, prepared, args, console, out, sizes, result, converter)
 
     return _to_tflite(tf, plan, prepared, args, console, out, sizes, result)
 
@@ -341,7 +369,7 @@ def _concern(row: dict, mode: str) -> Optional[str]:
     if mode == "none" and row["relative_max_error"] > 1e-3:
         return (f"a float32 conversion should match its source closely, but the max error is "
                 f"{row['relative_max_error'] * 100:.2g}% of the output's scale")
-    if mode in ("float16", "dynamic") and row["cosine"] < 0.99:
+    if mode in ("float16", "dynamic", "uint8", "uint16") and row["cosine"] < 0.99:
         return f"cosine similarity {row['cosine']:.4f} to the source: this mode costs accuracy here"
     if mode == "int8" and row["cosine"] < 0.95:
         return (f"cosine similarity {row['cosine']:.4f} to the source: full int8 costs accuracy here (check the "
@@ -359,11 +387,10 @@ def _tflite_ops(path: str, data: bytes) -> dict:
         return {}
 
 
-def _print_summary(out, args, sizes, rows, what, flex, plan) -> None:
+def _print_summary(out, args, sizes, rows, what, flex, plan, runtime: str = "tf.lite.Interpreter") -> None:
     from .verify import format_table
 
-    mode = {"none": "float32", "dynamic": "dynamic-range quantized", "float16": "float16 weights",
-            "int8": "full int8"}[args.quantize]
+    mode = MODE_NAMES[args.quantize]
     ratio = f", {sizes['output'] / sizes['source']:.2f}x the source" if sizes.get("source") else ""
     print(out)
     print(f"{mode}: {_human(sizes['output'])} (source {_human(sizes['source'])}{ratio})"
@@ -371,7 +398,7 @@ def _print_summary(out, args, sizes, rows, what, flex, plan) -> None:
     print("inputs: " + ", ".join(f"{i.name} {i.shape}" for i in plan.inputs)
           + "; outputs: " + ", ".join(o.name for o in plan.outputs))
     if rows is not None:
-        print(format_table(rows, what))
+        print(format_table(rows, what, runtime))
 
 
 def _write_report(path: str, report_path: str, verification: Optional[dict], console: Console) -> None:

@@ -1,4 +1,5 @@
-"""Verification: the source in TensorFlow and the converted model in tf.lite.Interpreter on the same inputs.
+"""Verification: the source in TensorFlow and the converted model in tf.lite.Interpreter (or in TF.js, through
+graphreport.convert.tfjs_runtime) on the same inputs.
 
 Per output: max and mean absolute error, the output's scale (max |reference|) and the max error relative to it,
 cosine similarity (per sample, then averaged; the minimum too), and top-1 agreement for classifier-like
@@ -149,11 +150,16 @@ def verify(runner: TFLiteRunner, outputs: list[IOSpec], samples: list[list[np.nd
         if console is not None:
             console.count("Verifying", k, n)
         got.append(runner.run(s))
+    return compare_all(outputs, references, got)
+
+
+def compare_all(outputs: list[IOSpec], references: list[list[np.ndarray]], got: list[list[np.ndarray]]) -> list[dict]:
+    """One row per output: the source's outputs (per sample) against the converted model's."""
     return [compare(o.name, [r[j] for r in references], [g[j] for g in got]) for j, o in enumerate(outputs)]
 
 
-def format_table(rows: list[dict], verified_on: str) -> str:
-    lines = [f"verification on {verified_on} (source in TensorFlow vs tf.lite.Interpreter):"]
+def format_table(rows: list[dict], verified_on: str, runtime: str = "tf.lite.Interpreter") -> str:
+    lines = [f"verification on {verified_on} (source in TensorFlow vs {runtime}):"]
     for r in rows:
         top1 = f", top-1 agreement {r['top1_agreement'] * 100:.1f}%" if r["top1_agreement"] is not None else ""
         lines.append(f"  {r['output']}: max abs error {r['max_abs_error']:.3g} "
