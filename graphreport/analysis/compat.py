@@ -57,7 +57,7 @@ TRAINING_SCOPE = re.compile(r"(^|/)(dropout\w*|Dropout\w*|cond(_\d+)?/Switch)(/|
 # Result types
 # ----------------------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class NodeCompat:
     name: str
     op: str

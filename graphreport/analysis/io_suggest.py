@@ -47,7 +47,7 @@ WEIGHTED_OPS = {"Conv2D", "Conv3D", "DepthwiseConv2dNative", "MatMul", "BatchMat
                 "Merge", "RefSwitch", "RefMerge", "Enter", "Exit", "PartitionedCall", "StatefulPartitionedCall"}
 
 
-@dataclass
+@dataclass(slots=True)
 class IOTensor:
     name: str  # node name (no ":0") for TensorFlow graphs; tensor name for TFLite
     dtype: Optional[str]

@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from ..render import figure_text, human_bytes
 from ..render.charts import _si, bar_chart
+from ..render.jsonout import compact_json
 from ..render.svg import fmt_shape
 
 FORMAT_NAMES = {"graphdef": "TensorFlow GraphDef", "tflite": "TensorFlow Lite flatbuffer",
@@ -25,7 +26,11 @@ def _read(name: str) -> str:
 
 def script_json(obj) -> str:
     """JSON safe inside <script>: no '<', '>' or '&' can close the element or open a comment."""
-    s = json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str)
+    return script_safe(json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str))
+
+
+def script_safe(s: str) -> str:
+    """JSON text made safe inside <script> (see script_json)."""
     return (s.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
@@ -133,20 +138,26 @@ def _strip(scope: str, layers) -> str:
 
 
 def render_html(report) -> str:
-    data = report.to_dict()
+    return "".join(render_html_parts(report))
+
+
+def render_html_parts(report):
+    """The page as the template's pieces in order (written one by one, never joined into one string)."""
+    data = report.to_dict(nodes=False)  # the nodes go into the page's JSON a batch at a time (compact_json)
     layers = report.layers()
     js = _read("report.js")
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
     tpl = _env().get_template("report.html.j2")
     virtual = sum(1 for n in report.model.main.nodes if not n.is_const) > TABLE_ROWS_MAX
-    return tpl.render(
+    return tpl.generate(
         r=data, rows=[] if virtual else node_rows(report), virtual_table=virtual, compat_rows=compat_rows(report),
         layer_chart=bar_chart([(_strip(x.scope, layers), x.flops) for x in layers[:LAYER_CHART_MAX]]),
         layer_count=min(
             LAYER_CHART_MAX, sum(1 for x in layers if x.flops)),
         op_flops={op: v.get("flops", 0) for op, v in (report.cost.by_op_type if report.cost else {}).items()}, css=Markup(_read("report.css")), js=Markup(js),
         script_hash=f"sha256-{digest}",
-        data_json=Markup(script_json({**data, "diagram": report.diagram_data} if report.diagram_data else data)),
+        data_json=Markup(script_safe(compact_json(
+            report, {**data, "diagram": report.diagram_data} if report.diagram_data else data))),
         diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
         has_diagram_data=bool(report.diagram_data),
         diagram_note=report.diagram_note, format_names=FORMAT_NAMES,
