@@ -137,6 +137,21 @@ def _strip(scope: str, layers) -> str:
     return scope
 
 
+class _Once:
+    """Safe text the template prints once, handed over as it is printed: Markup(text) and Jinja's escape of
+    a Markup each copy the whole string, and the page's data is tens of MB on a 200k-node graph."""
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __html__(self) -> str:
+        text, self.text = self.text, None
+        if text is None:
+            raise RuntimeError("page data printed twice")
+        return text
+
+
 def render_html(report) -> str:
     return "".join(render_html_parts(report))
 
@@ -156,8 +171,8 @@ def render_html_parts(report):
             LAYER_CHART_MAX, sum(1 for x in layers if x.flops)),
         op_flops={op: v.get("flops", 0) for op, v in (report.cost.by_op_type if report.cost else {}).items()}, css=Markup(_read("report.css")), js=Markup(js),
         script_hash=f"sha256-{digest}",
-        data_json=Markup(script_safe(compact_json(
-            report, {**data, "diagram": report.diagram_data} if report.diagram_data else data))),
+        data_json=_Once(compact_json(
+            report, {**data, "diagram": report.diagram_data} if report.diagram_data else data, script_safe)),
         diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
         has_diagram_data=bool(report.diagram_data),
         diagram_note=report.diagram_note, format_names=FORMAT_NAMES,

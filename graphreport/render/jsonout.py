@@ -73,20 +73,25 @@ def iter_json(report) -> Iterator[str]:
     yield "\n}\n"
 
 
-def compact_json(report, data: dict) -> str:
-    """`json.dumps(data, ensure_ascii=False, default=str)` where `data` is `report.to_dict(nodes=False)`
-    (plus other keys), with "nodes" filled with every node's dict: encoded a batch of nodes at a time, so the
-    nodes' dicts are never all held at once (the HTML page embeds this)."""
-    parts = []
-    for k, v in data.items():
+def compact_json(report, data: dict, safe=lambda s: s) -> str:
+    """`safe(json.dumps(data, ensure_ascii=False, default=str))` where `data` is `report.to_dict(nodes=False)`
+    (plus other keys), with "nodes" filled with every node's dict: encoded a batch of nodes at a time and
+    joined once, so the nodes' dicts are never all held at once nor the text copied more than once. `safe`
+    must map text piece by piece (a per-character escape)."""
+    pieces = []
+    for i, (k, v) in enumerate(data.items()):
+        pieces.append(safe((", " if i else "{") + json.dumps(str(k), ensure_ascii=False) + ": "))
         if k == "nodes" and v is None:
             nodes = _Nodes(report)
-            v = "[" + ", ".join(json.dumps(nodes[i:i + ITEMS_PER_CHUNK], ensure_ascii=False, default=str)[1:-1]
-                                for i in range(0, len(nodes), ITEMS_PER_CHUNK)) + "]"
+            pieces.append("[")
+            for j in range(0, len(nodes), ITEMS_PER_CHUNK):
+                text = json.dumps(nodes[j:j + ITEMS_PER_CHUNK], ensure_ascii=False, default=str)[1:-1]
+                pieces.append(safe((", " if j else "") + text))
+            pieces.append("]")
         else:
-            v = json.dumps(v, ensure_ascii=False, default=str)
-        parts.append(json.dumps(str(k), ensure_ascii=False) + ": " + v)
-    return "{" + ", ".join(parts) + "}"
+            pieces.append(safe(json.dumps(v, ensure_ascii=False, default=str)))
+    pieces.append("}" if pieces else "{}")
+    return "".join(pieces)
 
 
 def render_json(report) -> str:
