@@ -14,8 +14,14 @@ write, after a warm-up report of a tiny sample that pays the one-time costs (imp
 numpy, template compilation), so that the phases are the work that grows with the graph. Targets (issue 10): 11.5k-node GraphDef, whole HTML report <= 3 s; same model as .tflite <= 3 s;
 ~100k-node GraphDef: JSON <= 60 s, HTML <= 90 s and <= 60 MB.
 
+Flat 200k-node graphs (issue 13, `--flat`; built by bench/biggraphs.py without TensorFlow): a chain of
+200,000 Identity nodes and 200,000 Relu nodes reading one Placeholder, HTML (with diagram) and JSON, each
+run's wall time, CPU time and peak RSS (of the process and its children: the report runs in a forked
+child). Targets: <= 20 s and <= 600 MB each.
+
 Usage: .venv/bin/python bench/bench_big.py [--repeat 3] [--skip-100k] [--timeout 900]
-Prints Markdown tables for README.md and writes bench/results/big.json.
+       .venv/bin/python bench/bench_big.py --flat [--flat-nodes 200000]   # only the flat graphs, no TF
+Prints Markdown tables for README.md and writes bench/results/big.json (--flat: bench/results/flat.json).
 """
 from __future__ import annotations
 
@@ -37,6 +43,7 @@ PY = sys.executable
 SEQ, WIDTH, FF = 16, 64, 128
 SCALES = {"1x": 16, "4x": 64, "16x": 256}  # blocks
 BIG = 2200  # blocks of the ~100k-node model
+FLAT_TARGET_S, FLAT_TARGET_MB = 20.0, 600.0  # issue 13
 TARGETS = {"graphdef_11k_html": 3.0, "tflite_11k_html": 3.0, "graphdef_100k_json": 60.0,
            "graphdef_100k_html": 90.0, "graphdef_100k_html_mb": 60.0}
 
@@ -222,17 +229,57 @@ def _mb(n) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
+def flat(nodes: int, timeout: float) -> int:
+    """Issue 13's flat graphs: whole runs of HTML and JSON reports, wall / CPU time and peak RSS."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import biggraphs
+
+    rows = []
+    for mix in ("identity_chain", "relu_fanout"):
+        folder = Path(tempfile.gettempdir()) / "graphreport-bench"  # built in seconds, without TensorFlow
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{mix}_{nodes}.pb"
+        if not path.exists():
+            _write(str(path), biggraphs.graphdef_bytes(mix, 1, unit=nodes))
+        for fmt in ("html", "json"):
+            os.environ["GRAPHREPORT_TIME_LIMIT"] = str(timeout)  # the guard's limit is the bench's, not 120 s
+            r = whole(path, fmt, fmt == "html", 1, timeout)
+            r.update(case=mix, format=fmt, nodes=nodes, file_bytes=path.stat().st_size)
+            if "error" not in r:
+                r["met"] = r["s"] <= FLAT_TARGET_S and r["peak_rss"] <= FLAT_TARGET_MB * 1e6
+            rows.append(r)
+            print(f"  {mix} {fmt}: {_fmt_s(r)}", file=sys.stderr)
+    res = ROOT / "bench" / "results"
+    res.mkdir(parents=True, exist_ok=True)
+    (res / "flat.json").write_text(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                                               "load_average": os.getloadavg(), "rows": rows}, indent=1))
+    print(f"| graph | nodes | format | wall time | CPU time | peak RSS | target ≤ {FLAT_TARGET_S:.0f} s, "
+          f"≤ {FLAT_TARGET_MB:.0f} MB |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "error" in r:
+            print(f"| {r['case']} | {nodes:,} | {r['format']} | {r['error'][:60]} | | | ✗ |")
+            continue
+        print(f"| {r['case']} | {nodes:,} | {r['format'].upper()} | {r['s']:.1f} s | {r['cpu_s']:.1f} s | "
+              f"{_mb(r['peak_rss'])} | {'✓' if r['met'] else '✗'} |")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement of the 0.7k-12k models")
     ap.add_argument("--repeat-big", type=int, default=1, help="runs per measurement of the 100k model")
     ap.add_argument("--skip-100k", action="store_true")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run before giving up")
+    ap.add_argument("--flat", action="store_true", help="only issue 13's flat 200k-node graphs (no TensorFlow)")
+    ap.add_argument("--flat-nodes", type=int, default=200_000)
     ap.add_argument("--build", nargs="+", metavar="ARG", help=argparse.SUPPRESS)  # child: BLOCKS PB [TFLITE]
     args = ap.parse_args(argv)
     if args.build:
         build(int(args.build[0]), args.build[1], args.build[2] if len(args.build) > 2 else None)
         return 0
+    if args.flat:
+        return flat(args.flat_nodes, args.timeout)
 
     for name, blocks in SCALES.items():
         ensure(blocks, tflite=blocks == SCALES["16x"])

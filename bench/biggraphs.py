@@ -17,6 +17,8 @@ Mixes (`MIXES`):
   (MatMul + BiasAdd + Tanh). 16 functions per unit. As a GraphDef the reader keeps the calls (functions
   listed, not expanded); `functions_model` gives the same graph with each function as a graph of its own,
   as the SavedModel and MetaGraph readers build them, so shape inference and cost go through the calls.
+- identity_chain, relu_fanout: the flat graphs of issue 13's memory target (a Placeholder and a chain of
+  Identity nodes; a Placeholder read by Relu nodes), 1,000 nodes per unit (`--scale 200`: 200k nodes).
 
 Usage:
     python bench/biggraphs.py --mix transformer --scale 16 -o out.pb
@@ -39,7 +41,7 @@ if str(ROOT) not in sys.path:
 
 from graphreport.readers import tfproto  # noqa: E402
 
-MIXES = ("transformer", "chain", "fanout", "functions")
+MIXES = ("transformer", "chain", "fanout", "functions", "identity_chain", "relu_fanout")
 DT = {"float32": 1, "int32": 3, "bool": 10}
 
 
@@ -299,8 +301,27 @@ def functions(n: int, seed: int = 0) -> "tfproto.GraphDef":
     return b.gd
 
 
+def identity_chain(n: int, seed: int = 0) -> "tfproto.GraphDef":
+    """A Placeholder and n - 1 Identity nodes, each reading the one before (issue 13's 200k-node chain)."""
+    b = Builder(seed)
+    x = b.placeholder("x", [1, 16])
+    for i in range(n - 1):
+        x = b.op(f"id_{i}", "Identity", [x])
+    return b.gd
+
+
+def relu_fanout(n: int, seed: int = 0) -> "tfproto.GraphDef":
+    """A Placeholder read by n - 1 Relu nodes (issue 13's 200k-node fan-out)."""
+    b = Builder(seed)
+    x = b.placeholder("x", [1, 16])
+    for i in range(n - 1):
+        b.op(f"relu_{i}", "Relu", [x])
+    return b.gd
+
+
 BUILDERS: dict[str, tuple[Callable, int]] = {  # mix -> (builder, units of its size per unit of scale)
     "transformer": (transformer, 4), "chain": (chain, 64), "fanout": (fanout, 32), "functions": (functions, 16),
+    "identity_chain": (identity_chain, 1000), "relu_fanout": (relu_fanout, 1000),
 }
 
 

@@ -144,12 +144,12 @@ def cmd_report(args) -> int:
     outputs = [o.strip().split(":")[0] for o in args.outputs.split(",") if o.strip()] if args.outputs else None
     report = build_report(model, diagram=not args.no_diagram and fmt == "html",
                           input_shapes=parse_input_shapes(args.input_shape) or None, outputs=outputs)
-    from .render import render
-    text = render(report, fmt)
+    from .render import render_parts
+    parts = render_parts(report, fmt)
     if out == "-":
-        sys.stdout.write(text)
+        sys.stdout.write("".join(parts))  # whole, so that a failure writes nothing
     else:
-        write_atomic(out, text)
+        write_atomic(out, parts)
         print(out)
     return 0
 

@@ -5,6 +5,10 @@ Conventions (see ../shared/design.md):
   tensors keep the name the file gives them.
 - A shape is a list whose items are ``int`` or ``None`` (unknown dimension); ``None`` for the whole shape
   means the rank is unknown.
+- Memory: a 200k-node graph must report in a few hundred MB, so Node, Tensor and the analyses' per-node
+  records have __slots__ (no per-instance dict), readers share one string object per op type, attribute
+  key and tensor name (a tensor's name in `Graph.tensors`, its producer's `outputs` and its consumers'
+  `inputs` is the same object), and constants keep their payload by reference (ConstData.loader).
 - Constants (weights, shape operands) are ``Tensor`` objects with ``const`` set. In GraphDef they come from
   Const nodes, which stay in ``Graph.nodes`` with ``is_const`` true so that counts stay honest, but tables
   and diagrams fold them into their consumers.
@@ -51,7 +55,7 @@ def split_tensor_name(name: str) -> tuple[str, int]:
     return name, 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Quantization:
     scale: list[float] = field(default_factory=list)
     zero_point: list[int] = field(default_factory=list)
@@ -64,7 +68,7 @@ class Quantization:
         return len(self.scale) > 1
 
 
-@dataclass
+@dataclass(slots=True)
 class ConstData:
     """A constant's payload by reference: its byte size, and a loader for the value when needed."""
     nbytes: int
@@ -74,7 +78,7 @@ class ConstData:
         return self.loader() if self.loader else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Tensor:
     name: str
     dtype: Optional[str] = None
@@ -92,7 +96,7 @@ class Tensor:
         return self.const is not None
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     name: str
     op: str

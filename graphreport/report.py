@@ -68,7 +68,9 @@ class Report:
         d = self._drawn()
         return d.data if d is not None else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, nodes: bool = True) -> dict[str, Any]:
+        """The report as JSON-friendly data. nodes=False: "nodes" is None, for a writer that encodes
+        `node_dict` of each node in turn (render/jsonout.py) rather than holding them all."""
         m, g = self.model, self.model.main
         return {
             "schema_version": SCHEMA_VERSION,
@@ -92,7 +94,7 @@ class Report:
             "cost": self.cost_dict(),
             "shapes": self.shapes_dict(),
             "compatibility": self.compat_dict(),
-            "nodes": [self.node_dict(n) for n in g.nodes],
+            "nodes": [self.node_dict(n) for n in g.nodes] if nodes else None,
             "tensors": [tensor_dict(g.tensors[k]) for k in g.tensors] if m.format == "tflite" else [],
             "subgraphs": [{"name": sg.name, "kind": sg.kind, "nodes": len(sg.nodes)} for sg in m.graphs],
             "functions": m.details.get("functions", []),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -51,7 +52,7 @@ TRAINING_SCOPE = re.compile(r"(^|/)(dropout\w*|Dropout\w*|cond(_\d+)?/Switch)(/|
 # Result types
 # ----------------------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class NodeCompat:
     name: str
     op: str
@@ -59,6 +60,10 @@ class NodeCompat:
     int8: str  # ok | float | blocker
     reason: str = ""
     fix: str = ""
+
+    def __post_init__(self):  # the same verdicts repeat on thousands of nodes: one string object each
+        if isinstance(self.tflite, str) and isinstance(self.reason, str):
+            self.tflite, self.reason = sys.intern(self.tflite), sys.intern(self.reason)
 
     def to_dict(self) -> dict:
         d = {"op": self.op, "tflite": self.tflite, "int8": self.int8, "reason": self.reason}

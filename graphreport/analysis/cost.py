@@ -6,6 +6,7 @@ conventions below are shown in reports as they are.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -59,7 +60,7 @@ Unknown: an op without a cost rule or whose shapes are not fully known is listed
 total that misses such ops is unknown (null in JSON), shown as "at least" the part that is known."""
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeCost:
     node: str
     op: str
@@ -113,8 +114,9 @@ def _bytes(t) -> Optional[int]:
 
 
 def _scope(name: str) -> str:
-    """Name scope of a node; TFLite names fused ops "a/b/Relu6;a/b/conv;..." after the first one."""
-    return name.split(";", 1)[0].rpartition("/")[0]
+    """Name scope of a node; TFLite names fused ops "a/b/Relu6;a/b/conv;..." after the first one. Interned:
+    the nodes of a scope share one string."""
+    return sys.intern(name.split(";", 1)[0].rpartition("/")[0])
 
 
 class _GraphCost:

@@ -43,7 +43,7 @@ LEARNING_RATE = re.compile(r"learning_?rate|^lr$", re.I)
 WEIGHTED_OPS = op_roles.ops("model_evidence")
 
 
-@dataclass
+@dataclass(slots=True)
 class IOTensor:
     name: str  # node name (no ":0") for TensorFlow graphs; tensor name for TFLite
     dtype: Optional[str]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
@@ -157,35 +158,33 @@ def _out_dtype(op: str, attrs: dict, index: int):
 
 
 def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
-    """NodeDefs -> Graph. Const nodes (and Identity chains on them) become folded constants."""
+    """NodeDefs -> Graph. Const nodes (and Identity chains on them) become folded constants.
+
+    One pass over the NodeDefs makes the nodes (no NodeDef is held after its node is made: the protobuf
+    wrappers are the biggest per-node cost), a second pass over the nodes makes their output tensors, once
+    the highest output index each node is read at is known. Op types, attribute keys and devices are
+    interned, and each tensor name is one string object wherever it appears."""
     g = Graph(name=name, kind=kind)
     max_index: dict[str, int] = {}
-    raw = []
+    canon: dict[str, str] = {}  # tensor name -> the one string object used for it
+    special: dict[int, tuple] = {}  # node index -> (Const TensorProto, _output_shapes), only when present
+    nodes = g.nodes
+    n_refs = 0
     for nd in nodedefs:
         data_inputs, control = [], []
-        nname = nd.name
         for inp in nd.input:
             node, idx = split_tensor_name(inp)
             if idx < 0:
                 control.append(node)
             else:
-                data_inputs.append(f"{node}:{idx}")
+                tname = f"{node}:{idx}"
+                data_inputs.append(canon.setdefault(tname, tname))
                 if idx > max_index.get(node, 0):
                     max_index[node] = idx
                 elif node not in max_index:
                     max_index[node] = 0
-        raw.append((nd, nname, nd.op, data_inputs, control))
-    # output tensors are made up to the highest index an input names: their number must stay proportional
-    # to what the file holds (`p:99999` on each of 200 placeholders would otherwise make 20 million tensors)
-    names = {r[1] for r in raw}
-    n_refs = sum(len(r[3]) for r in raw)
-    implied = sum(i + 1 for node, i in max_index.items() if node in names)
-    if implied > TENSORS_PER_ITEM * (len(raw) + n_refs) + TENSORS_SLACK:
-        worst = max((i, node) for node, i in max_index.items() if node in names)
-        raise BadModelError(f"not a plausible GraphDef: its inputs name {implied:,} output tensors on {len(raw):,} "
-                            f"nodes (e.g. {worst[1]!r} at output {worst[0]:,})")
-    tensors = g.tensors
-    for nd, nname, op, data_inputs, control in raw:
+        n_refs += len(data_inputs)
+        op = _intern(nd.op)
         attrs = {}
         value = out_shapes_attr = None
         for k, v in sorted(nd.attr.items()):  # sorted: a protobuf map's order changes from run to run
@@ -194,14 +193,28 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
             elif k == "_output_shapes":
                 out_shapes_attr = v
             else:
-                attrs[k] = decode_attr(v, k)
+                attrs[_intern(k)] = decode_attr(v, k)
         t = value.tensor if op == "Const" and value is not None else None
         if t is not None:
             attrs["value"] = {"dtype": dtype_name(t.dtype), "shape": shape_of(t.tensor_shape)}
-        node = Node(name=nname, op=op, inputs=data_inputs, control_inputs=control, attrs=attrs, device=nd.device)
-        out_shapes = None
-        if out_shapes_attr is not None:
-            out_shapes = [shape_of(s) for s in out_shapes_attr.list.shape]
+        if t is not None or out_shapes_attr is not None:
+            special[len(nodes)] = (t, None if out_shapes_attr is None else
+                                   [shape_of(s) for s in out_shapes_attr.list.shape])
+        nodes.append(Node(name=nd.name, op=op, inputs=data_inputs, control_inputs=control, attrs=attrs,
+                          device=_intern(nd.device)))
+    # output tensors are made up to the highest index an input names: their number must stay proportional
+    # to what the file holds (`p:99999` on each of 200 placeholders would otherwise make 20 million tensors)
+    names = {n.name for n in nodes}
+    implied = sum(i + 1 for node, i in max_index.items() if node in names)
+    if implied > TENSORS_PER_ITEM * (len(nodes) + n_refs) + TENSORS_SLACK:
+        worst = max((i, node) for node, i in max_index.items() if node in names)
+        raise BadModelError(f"not a plausible GraphDef: its inputs name {implied:,} output tensors on "
+                            f"{len(nodes):,} nodes (e.g. {worst[1]!r} at output {worst[0]:,})")
+    del names
+    tensors = g.tensors
+    for k, node in enumerate(nodes):
+        nname, op, attrs = node.name, node.op, node.attrs
+        t, out_shapes = special.get(k, (None, None))
         n_out = max(max_index.get(nname, -1) + 1, len(out_shapes or []), 0 if op == "NoOp" else 1)
         if n_out > MAX_OUTPUTS:
             raise BadModelError(f"not a plausible GraphDef: node {nname!r} is used with output index "
@@ -209,6 +222,7 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
         outputs = node.outputs
         for i in range(n_out):
             tname = f"{nname}:{i}"
+            tname = canon.get(tname, tname)
             tensor = Tensor(name=tname, producer=nname, dtype=_out_dtype(op, attrs, i))
             if out_shapes and i < len(out_shapes):
                 tensor.shape = out_shapes[i]
@@ -225,12 +239,24 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
             tensor.shape = shape_of(t.tensor_shape)
             tensor.dtype = dtype_name(t.dtype) or tensor.dtype
             n = num_elements(tensor.shape)
-            loader = (lambda t=t: tensor_value(t)) if n is not None and n <= MAX_SMALL_CONST else None
-            tensor.const = ConstData(nbytes=_tensor_nbytes(t), loader=loader)
+            tensor.const = ConstData(nbytes=_tensor_nbytes(t), loader=_small_value_loader(t, n))
             node.is_const = True
-        g.nodes.append(node)
     _fold_identity_of_const(g)
     return g
+
+
+def _intern(s: str) -> str:
+    """Short strings that repeat across nodes (op types, attribute keys, devices): one object each."""
+    return sys.intern(s) if len(s) <= 256 else s
+
+
+def _small_value_loader(t, n):
+    """A loader of a small constant's value that keeps a copy of its TensorProto's bytes, not the
+    TensorProto: a sub-message keeps the whole parsed GraphDef (every weight) alive as long as it lives."""
+    if n is None or n > MAX_SMALL_CONST:
+        return None
+    blob = t.SerializeToString()
+    return lambda: tensor_value(tfproto.TensorProto.FromString(blob))
 
 
 def _fold_identity_of_const(g: Graph, by_name=None) -> None:
@@ -268,7 +294,29 @@ def check_size(path: str, size: int) -> None:
 def read(path: str, data: bytes) -> Model:
     check_size(path, len(data))
     msg = parse_graphdef(data, path)
-    return model_from_graphdef(msg, path, len(data))
+    model = model_from_graphdef(msg, path, len(data))
+    del msg
+    trim_heap()
+    return model
+
+
+def trim_heap() -> None:
+    """Give the parsed message's freed memory back to the system (glibc keeps freed heap pages otherwise,
+    and Python's own allocator, which maps its arenas separately, cannot reuse them): the analyses that
+    follow then start from the model's size, not the model's plus the protobuf message's."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
 
 
 def model_from_graphdef(msg, path: str, file_size: int, fmt: str = "graphdef") -> Model:

@@ -12,3 +12,16 @@ def render(report, fmt: str) -> str:
         return render_json(report)
     from .markdown import render_markdown
     return render_markdown(report)
+
+
+def render_parts(report, fmt: str):
+    """The report as strings to write in turn: JSON is encoded as it is written (render/jsonout.py) and the
+    HTML page is the template's pieces, so a huge report is never one string; Markdown is one string."""
+    if fmt == "json":
+        from .jsonout import iter_json
+        return iter_json(report)
+    if fmt == "html":
+        from .html import render_html_parts
+        return render_html_parts(report)
+    return [render(report, fmt)]
+

@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 
 from ..readers.registry import display_names
 from ..render.charts import _si, bar_chart
+from ..render.jsonout import compact_json
 from ..shapespec import compact_shape, format_shape
 from .text import figure_text, human_bytes
 
@@ -35,7 +36,11 @@ def _read(name: str) -> str:
 
 def script_json(obj) -> str:
     """JSON safe inside <script>: no '<', '>' or '&' can close the element or open a comment."""
-    s = json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str)
+    return script_safe(json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str))
+
+
+def script_safe(s: str) -> str:
+    """JSON text made safe inside <script> (see script_json)."""
     return (s.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
@@ -172,14 +177,34 @@ def _strip(scope: str, layers) -> str:
     return scope
 
 
+class _Once:
+    """Safe text the template prints once, handed over as it is printed: Markup(text) and Jinja's escape of
+    a Markup each copy the whole string, and the page's data is tens of MB on a 200k-node graph."""
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __html__(self) -> str:
+        text, self.text = self.text, None
+        if text is None:
+            raise RuntimeError("page data printed twice")
+        return text
+
+
 def render_html(report) -> str:
-    data = report.to_dict()
+    return "".join(render_html_parts(report))
+
+
+def render_html_parts(report):
+    """The page as the template's pieces in order (written one by one, never joined into one string)."""
+    data = report.to_dict(nodes=False)  # the nodes go into the page's JSON a batch at a time (compact_json)
     layers = report.layers()
     js = _read("report.js")
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
     tpl = _env().get_template("report.html.j2")
     virtual = sum(1 for n in report.model.main.nodes if not n.is_const) > TABLE_ROWS_MAX
-    return tpl.render(
+    return tpl.generate(
         r=data, rows=Markup("" if virtual else node_rows(report)), tensor_rows=Markup(tensor_rows(data["tensors"])),
         virtual_table=virtual, compat_rows=compat_rows(report),
         layer_chart=bar_chart([(_strip(x.scope, layers), x.flops) for x in layers[:LAYER_CHART_MAX]]),
@@ -187,7 +212,8 @@ def render_html(report) -> str:
             LAYER_CHART_MAX, sum(1 for x in layers if x.flops)),
         op_flops={op: v.get("flops", 0) for op, v in (report.cost.by_op_type if report.cost else {}).items()}, css=Markup(_read("report.css")), js=Markup(js),
         script_hash=f"sha256-{digest}",
-        data_json=Markup(script_json({**data, "diagram": report.diagram_data} if report.diagram_data else data)),
+        data_json=_Once(compact_json(
+            report, {**data, "diagram": report.diagram_data} if report.diagram_data else data, script_safe)),
         diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
         has_diagram_data=bool(report.diagram_data),
         diagram_note=report.diagram_note, format_names=FORMAT_NAMES,

@@ -1,8 +1,17 @@
-"""The JSON report (see report.SCHEMA_VERSION)."""
+"""The JSON report (see report.SCHEMA_VERSION).
+
+Written in pieces: the top-level values one by one and the nodes a batch at a time, each encoded on its own
+and indented to its depth, so a 200k-node report never holds the whole document as one Python structure
+(nor the pure-Python encoder's millions of small chunks that `indent` implies). The bytes are those of
+`json.dumps(report.to_dict(), indent=1, ensure_ascii=False)`: JSON strings hold no raw newline, so
+re-indenting a value is replacing each newline with a newline and the value's depth in spaces."""
 from __future__ import annotations
 
 import json
 import math
+from typing import Iterator
+
+ITEMS_PER_CHUNK = 512  # list items encoded per piece
 
 
 def _clean(o):
@@ -15,5 +24,75 @@ def _clean(o):
     return o
 
 
+def _dumps(o, depth: int) -> str:
+    s = json.dumps(_clean(o), indent=1, ensure_ascii=False, default=str)
+    return s.replace("\n", "\n" + " " * depth) if depth else s
+
+
+def _parts(value, depth: int) -> Iterator[str]:
+    """`value` encoded at `depth` (the indent of the line it starts on): a list item by item, in batches; a
+    dict key by key; anything else (and an empty list or dict) in one piece."""
+    if isinstance(value, (list, _Nodes)) and len(value):
+        pad = "\n" + " " * (depth + 1)
+        yield "["
+        for i in range(0, len(value), ITEMS_PER_CHUNK):
+            yield ("," if i else "") + ",".join(pad + _dumps(v, depth + 1) for v in value[i:i + ITEMS_PER_CHUNK])
+        yield "\n" + " " * depth + "]"
+    elif isinstance(value, dict) and value:
+        pad = "\n" + " " * (depth + 1)
+        yield "{"
+        for i, (k, v) in enumerate(value.items()):
+            yield ("," if i else "") + pad + json.dumps(str(k), ensure_ascii=False) + ": "
+            yield from _parts(v, depth + 1)
+        yield "\n" + " " * depth + "}"
+    else:
+        yield _dumps(value, depth)
+
+
+class _Nodes:
+    """The report's nodes as a sequence of their JSON dicts, made a slice at a time."""
+
+    def __init__(self, report):
+        self.report, self.nodes = report, report.model.main.nodes
+
+    def __len__(self):
+        return len(self.nodes)
+
+    def __getitem__(self, s: slice):
+        return [self.report.node_dict(n) for n in self.nodes[s]]
+
+
+def iter_json(report) -> Iterator[str]:
+    """The JSON report as a sequence of strings (write them in order)."""
+    top = report.to_dict(nodes=False)
+    top["nodes"] = _Nodes(report) if report.model.main.nodes else []
+    yield "{"
+    for i, (key, value) in enumerate(top.items()):
+        yield ("," if i else "") + "\n " + json.dumps(str(key), ensure_ascii=False) + ": "
+        yield from _parts(value, 1)
+    yield "\n}\n"
+
+
+def compact_json(report, data: dict, safe=lambda s: s) -> str:
+    """`safe(json.dumps(data, ensure_ascii=False, default=str))` where `data` is `report.to_dict(nodes=False)`
+    (plus other keys), with "nodes" filled with every node's dict: encoded a batch of nodes at a time and
+    joined once, so the nodes' dicts are never all held at once nor the text copied more than once. `safe`
+    must map text piece by piece (a per-character escape)."""
+    pieces = []
+    for i, (k, v) in enumerate(data.items()):
+        pieces.append(safe((", " if i else "{") + json.dumps(str(k), ensure_ascii=False) + ": "))
+        if k == "nodes" and v is None:
+            nodes = _Nodes(report)
+            pieces.append("[")
+            for j in range(0, len(nodes), ITEMS_PER_CHUNK):
+                text = json.dumps(nodes[j:j + ITEMS_PER_CHUNK], ensure_ascii=False, default=str)[1:-1]
+                pieces.append(safe((", " if j else "") + text))
+            pieces.append("]")
+        else:
+            pieces.append(safe(json.dumps(v, ensure_ascii=False, default=str)))
+    pieces.append("}" if pieces else "{}")
+    return "".join(pieces)
+
+
 def render_json(report) -> str:
-    return json.dumps(_clean(report.to_dict()), indent=1, ensure_ascii=False, default=str) + "\n"
+    return "".join(iter_json(report))

@@ -1,0 +1,60 @@
+"""Memory per node (issue 13): a 200k-node GraphDef must report within 600 MB of peak RSS.
+
+The graphs are issue 13's flat ones, built without TensorFlow by bench/biggraphs.py: a Placeholder and a
+chain of Identity nodes, and a Placeholder read by that many Relu nodes. Reporting 200k nodes takes tens of
+seconds, so the test measures two smaller sizes and asserts the memory each node adds: the whole CLI runs in
+a child process, in that process itself (GRAPHREPORT_TIME_LIMIT=0: no forked worker under the time guard),
+and its own peak RSS (VmHWM) is read as it exits, never a time. The bound per node comes from the target:
+600 MB at 200,000 nodes, less the fixed part (the interpreter, the imports and the small graph's report,
+measured here) leaves (600 MB - fixed) / 200,000 bytes for each node (about 2.9 KB). The HTML case runs
+without the diagram, which is not within the target yet. bench/bench_big.py --flat measures the 200k-node
+runs themselves (README: Performance).
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_big_files import MEASURED
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import biggraphs  # noqa: E402
+
+TARGET_BYTES, TARGET_NODES = 600 * 1024**2, 200_000  # issue 13
+SMALL, BIG = 2_000, 40_000
+
+
+def run_measured(tmp_path, *args) -> tuple[int, str, int]:
+    """`graphreport ...` in a child that does the work itself; (exit code, stderr, its peak RSS in bytes)."""
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("needs /proc/self/status (Linux)")
+    peak = tmp_path / "peak"
+    p = subprocess.run([sys.executable, "-c", MEASURED, peak, *map(str, args)], capture_output=True, text=True,
+                       timeout=600, env={**os.environ, "GRAPHREPORT_TIME_LIMIT": "0"})
+    return p.returncode, p.stderr, int(peak.read_text()) * 1024
+
+
+def _peak(tmp_path, mix: str, nodes: int, fmt: str, *extra) -> int:
+    model = tmp_path / f"{mix}_{nodes}.pb"
+    if not model.exists():
+        model.write_bytes(biggraphs.graphdef_bytes(mix, 1, unit=nodes))
+    out = tmp_path / f"out.{fmt}"
+    code, err, rss = run_measured(tmp_path, "report", model, "--format", fmt, "-o", out, *extra)
+    assert code == 0, err
+    assert out.stat().st_size > nodes * 20  # every node is in the report
+    return rss
+
+
+@pytest.mark.parametrize("mix", ["identity_chain", "relu_fanout"])
+@pytest.mark.parametrize("fmt,extra", [("json", ()), ("html", ("--no-diagram",))], ids=["json", "html"])
+def test_memory_per_node_fits_200k_nodes_in_600_mb(tmp_path, mix, fmt, extra):
+    small = _peak(tmp_path, mix, SMALL, fmt, *extra)
+    big = _peak(tmp_path, mix, BIG, fmt, *extra)
+    per_node_allowed = (TARGET_BYTES - small) / TARGET_NODES
+    per_node = (big - small) / (BIG - SMALL)
+    projected = small + per_node * (TARGET_NODES - SMALL)
+    assert per_node <= per_node_allowed, (
+        f"{mix} {fmt}: {per_node:,.0f} bytes of peak RSS per node (fixed part {small / 1e6:.0f} MB): "
+        f"{projected / 1e6:,.0f} MB projected at 200k nodes, over {TARGET_BYTES / 1e6:.0f} MB")
