@@ -16,14 +16,13 @@ import json
 import numpy as np
 import pytest
 
+from conftest import lazy_tf as tf
 from conftest import report_json
-
-tf = pytest.importorskip("tensorflow")
 
 from graphreport.convert.tfjs import find_converter  # noqa: E402
 from graphreport.convert.tfjs_runtime import find_runtime  # noqa: E402
 
-pytestmark = [pytest.mark.skipif(
+pytestmark = [pytest.mark.requires_tf, pytest.mark.skipif(
     find_converter() is None or find_runtime() is None,
     reason="the TF.js converter and runtime are not set up: run `make setup-tfjs` to enable these tests"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning:keras.src.backend.tensorflow.core")]
