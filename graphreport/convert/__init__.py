@@ -11,5 +11,6 @@ Modules:
   verify    source in TensorFlow vs result in tf.lite.Interpreter on the same inputs
   tfjs      TensorFlow.js output: tensorflowjs_converter from its own environment (make setup-tfjs), as a
             subprocess; tfjs_out ties it to the verification; tfjs_runtime runs the result in TF.js (Node)
+  outcome   what every target shares after converting: samples, verification concerns, summary, --json
   run       the `convert` command: ties the above together, writes outputs atomically
 """

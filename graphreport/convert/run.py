@@ -5,7 +5,6 @@ Every file is written atomically (temporary file, then rename): a failure leaves
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -16,19 +15,12 @@ from ..errors import ConversionError, GraphReportError, UsageError
 from . import source as src
 from .console import Console, import_tensorflow, require_tensorflow
 from .diagnose import ConverterRefused
+from .outcome import _concern, _human, _maybe_json, _print_summary, _samples, _write_text
 
 TARGETS = ("tflite", "frozen-pb", "tfjs")
 QUANTIZE = ("none", "dynamic", "float16", "int8", "uint8", "uint16")
 TFLITE_QUANTIZE = ("none", "dynamic", "float16", "int8")
 TFJS_QUANTIZE = ("none", "float16", "uint8", "uint16")  # TF.js quantizes weights only
-MODE_NAMES = {"none": "float32", "dynamic": "dynamic-range quantized", "float16": "float16 weights",
-              "int8": "full int8", "uint8": "uint8 weights", "uint16": "uint16 weights"}
-DEFAULT_SAMPLES = 10
-RANDOM_WARNING = (
-    "no --representative data: int8 calibration ran on {n} random inputs (uniform [0, 1) for floats). "
-    "Quantization ranges calibrated on random data are MEANINGLESS for real inputs: the model converts and "
-    "runs, but its accuracy on real data is unknown and may be poor. Pass --representative with a few hundred "
-    "real inputs (.npy/.npz, or a folder of images).")
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -51,12 +43,6 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
         raise
 
 
-def _write_text(path: str, text: str) -> None:
-    from ..fileio import write_atomic
-
-    write_atomic(path, text)
-
-
 def default_output(model: str, kind: str, to: str) -> str:
     base = os.path.basename(os.path.normpath(model))
     if kind == "metagraph":
@@ -73,12 +59,6 @@ def default_output(model: str, kind: str, to: str) -> str:
         base = os.path.splitext(base)[0]
     base = base or "model"
     return {"tflite": f"{base}.tflite", "frozen-pb": f"{base}_frozen.pb", "tfjs": f"{base}_web_model"}[to]
-
-
-def _human(n: Optional[int]) -> str:
-    from ..render import human_bytes
-
-    return human_bytes(n)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -165,14 +145,6 @@ def run_convert(args) -> int:
         _maybe_json(args, result)
         raise
     return code
-
-
-def _maybe_json(args, result: dict) -> None:
-    if getattr(args, "json", None):
-        try:
-            _write_text(args.json, json.dumps(result, indent=1, default=str) + "\n")
-        except OSError as e:
-            print(f"graphreport: warning: cannot write --json {args.json}: {e.strerror or e}", file=sys.stderr)
 
 
 def _run(args, console: Console, result: dict) -> int:
@@ -284,30 +256,6 @@ def _prepare(tf, plan: src.Plan, args, console: Console, inputs, outputs, shapes
             "reference": lambda samples: tf2.run_function(fn, samples)}
 
 
-def _samples(tf, plan: src.Plan, args, console: Console) -> tuple[list, list, str, Optional[str]]:
-    """-> (calibration samples or [], verification samples, what the verification ran on, calibration kind)."""
-    from . import calibrate
-
-    n = args.samples or DEFAULT_SAMPLES
-    calib, calib_kind = [], None
-    if args.representative:
-        with console.step("Reading representative data"), console.quiet():
-            rep = calibrate.load_representative(args.representative, plan.inputs, tf, args.image_range_pair,
-                                                warn=console.warn)
-        calib = rep if args.quantize == "int8" else []
-        calib_kind = "representative" if args.quantize == "int8" else None
-        verify_on = rep[:n]
-        what = f"{len(verify_on)} representative sample{'s' if len(verify_on) != 1 else ''}"
-    else:
-        if args.quantize == "int8":
-            calib = calibrate.random_samples(plan.inputs, max(calibrate.RANDOM_CALIBRATION_SAMPLES, n), seed=0)
-            calib_kind = "random"
-            console.warn(RANDOM_WARNING.format(n=len(calib)))
-        verify_on = calibrate.random_samples(plan.inputs, n, seed=1)
-        what = f"{n} random input{'s' if n != 1 else ''}"
-    return calib, verify_on, what, calib_kind
-
-
 def _to_tflite(tf, plan, prepared, args, console, out, sizes, result) -> int:
     from . import tflite, verify
 
@@ -362,21 +310,6 @@ def _to_tflite(tf, plan, prepared, args, console, out, sizes, result) -> int:
     return 0
 
 
-def _concern(row: dict, mode: str) -> Optional[str]:
-    """A verification figure worse than the mode should give."""
-    if not row["finite"]:
-        return "the converted model gives NaN or infinite values where the source does not (or vice versa)"
-    if mode == "none" and row["relative_max_error"] > 1e-3:
-        return (f"a float32 conversion should match its source closely, but the max error is "
-                f"{row['relative_max_error'] * 100:.2g}% of the output's scale")
-    if mode in ("float16", "dynamic", "uint8", "uint16") and row["cosine"] < 0.99:
-        return f"cosine similarity {row['cosine']:.4f} to the source: this mode costs accuracy here"
-    if mode == "int8" and row["cosine"] < 0.95:
-        return (f"cosine similarity {row['cosine']:.4f} to the source: full int8 costs accuracy here (check the "
-                "representative data, or try --quantize dynamic or float16)")
-    return None
-
-
 def _tflite_ops(path: str, data: bytes) -> dict:
     try:
         from ..readers import tflite as reader
@@ -385,20 +318,6 @@ def _tflite_ops(path: str, data: bytes) -> dict:
         return dict(Counter(n.op for n in model.main.nodes).most_common())
     except Exception:  # the report path will say what is wrong with it; the op list is a nicety
         return {}
-
-
-def _print_summary(out, args, sizes, rows, what, flex, plan, runtime: str = "tf.lite.Interpreter") -> None:
-    from .verify import format_table
-
-    mode = MODE_NAMES[args.quantize]
-    ratio = f", {sizes['output'] / sizes['source']:.2f}x the source" if sizes.get("source") else ""
-    print(out)
-    print(f"{mode}: {_human(sizes['output'])} (source {_human(sizes['source'])}{ratio})"
-          + (f"; Flex ops: {', '.join(flex)}" if flex else ""))
-    print("inputs: " + ", ".join(f"{i.name} {i.shape}" for i in plan.inputs)
-          + "; outputs: " + ", ".join(o.name for o in plan.outputs))
-    if rows is not None:
-        print(format_table(rows, what, runtime))
 
 
 def _write_report(path: str, report_path: str, verification: Optional[dict], console: Console) -> None:

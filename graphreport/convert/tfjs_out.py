@@ -8,7 +8,7 @@ import os
 
 from ..model import split_tensor_name
 from . import tfjs, tfjs_runtime, verify
-from .run import _concern, _maybe_json, _print_summary, _samples
+from .outcome import _concern, _maybe_json, _print_summary, _samples
 
 RUNTIME = "TF.js (@tensorflow/tfjs-core CPU backend in Node)"
 
