@@ -2,8 +2,8 @@
 
 The invariant (issue 13): for any bytes, reading the model and building its report either succeeds or raises
 one of graphreport's own errors (GraphReportError: a one-line message, exit code 2). Anything else -
-KeyError, IndexError, SystemError, RecursionError, MemoryError, a time-out - is a failure, even where the CLI
-would turn it into "cannot read the model", because that hides a reader bug.
+KeyError, IndexError, SystemError, RecursionError, MemoryError, a time-out - is a failure: a reader bug, which
+the CLI reports as exit 1 "internal error" (its catch-all), never as a bad file.
 
 A target is a seed (a sample model: a file or a folder) and a member of it to mutate; a mutant is written into
 a fresh folder (a copy of the seed with the member replaced), then read in-process.
