@@ -44,12 +44,13 @@ INTERESTING64 = INTERESTING32 + [2**32, 2**40, 2**62, 2**63 - 1, 2**63, 2**64 - 
 @dataclass(frozen=True)
 class Target:
     name: str  # e.g. "graphdef:tiny_mobilenet.pb"
-    seed: str  # path relative to the repository: a model file or folder
+    seed: str  # path relative to the repository (or absolute): a model file or folder
     member: str  # the file inside a folder seed that is mutated ("" for a file seed)
     kind: str  # mutator family: protobuf | flatbuffer | json | keras_zip | h5 | text | bytes
 
 
-def targets() -> list[Target]:
+def targets(thirdparty: bool = True) -> list[Target]:
+    """The samples' targets, then (thirdparty=True) one per cached third-party model file."""
     s = "sample_models/"
     out = [
         Target("graphdef:tiny_mobilenet.pb", s + "tiny_mobilenet.pb", "", "protobuf"),
@@ -69,7 +70,41 @@ def targets() -> list[Target]:
         Target("tfjs:graph.bin", s + "tfjs_graph", "group1-shard1of1.bin", "bytes"),
         Target("tfjs:layers", s + "tfjs_layers", "model.json", "json"),
     ]
-    return [t for t in out if (ROOT / t.seed).exists()]
+    out = [t for t in out if (ROOT / t.seed).exists()]
+    return out + _thirdparty_targets() if thirdparty else out
+
+
+THIRDPARTY_KINDS = {"keras_h5": "h5", "tflite": "flatbuffer", "savedmodel": "protobuf", "tfjs_folder": "json",
+                    "tfjs_weights_manifest": "json"}
+THIRDPARTY_MAX_BYTES = 1_500_000  # larger seeds (mediapipe's 3 and 6 MB .tflite) run too few inputs a second
+
+
+def _thirdparty_targets() -> list[Target]:
+    """Published model files (tests/thirdparty.json) already in the cache: never fetched here, so a campaign
+    without them simply has fewer targets. The mutated member is the model's structure (the .hdf5, the
+    .tflite, saved_model.pb, the TF.js JSON), not its weight files."""
+    import sys
+
+    if str(Path(__file__).resolve().parent) not in sys.path:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import thirdparty as tp
+
+    out = []
+    for m in tp.models():
+        path = Path(tp.CACHE) / m["path"]
+        kind = THIRDPARTY_KINDS.get(m["kind"])
+        if kind is None or not path.exists():
+            continue
+        member = ""
+        if path.is_dir():
+            want = "saved_model.pb" if m["kind"] == "savedmodel" else ".json"
+            names = [f["dest"][len(m["path"]) + 1:] for f in m["files"] if f["dest"].endswith(want)]
+            if len(names) != 1:
+                continue
+            member = names[0]
+        if (path / member if member else path).stat().st_size <= THIRDPARTY_MAX_BYTES:
+            out.append(Target("thirdparty:" + m["id"], str(path), member, kind))
+    return out
 
 
 def seed_bytes(t: Target) -> bytes:
