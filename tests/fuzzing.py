@@ -278,21 +278,24 @@ def _mutate_json(obj, rng: random.Random, depth: int = 0):
 def _json(data: bytearray, rng: random.Random) -> bytearray:
     try:
         obj = json.loads(bytes(data))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (any more), or nested deeper than json can take
         return _generic(data, rng)
     if rng.random() < 0.15:
         return _generic(data, rng)
     for _ in range(rng.randint(1, 3)):
         obj = _mutate_json(obj, rng)
-    return bytearray(json.dumps(obj, allow_nan=True).encode())
+    try:
+        return bytearray(json.dumps(obj, allow_nan=True).encode())
+    except (ValueError, RecursionError):
+        return _generic(data, rng)
 
 
 def _keras_zip(data: bytearray, rng: random.Random) -> bytearray:
     try:
         zin = zipfile.ZipFile(io.BytesIO(bytes(data)))
         members = {i.filename: zin.read(i) for i in zin.infolist()}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return _generic(data, rng)
+    except Exception:  # noqa: BLE001 - any zip this module cannot take apart (a compression method
+        return _generic(data, rng)  # zipfile does not know: NotImplementedError) is mutated as bytes
     if rng.random() < 0.15:
         return _generic(data, rng)
     name = rng.choice(sorted(members))
