@@ -29,6 +29,17 @@ def _huge_output_index() -> bytes:
     return g.SerializeToString()
 
 
+def _shape_attr_not_a_shape(op: str) -> bytes:
+    """Found by `make fuzz` (graphdef:tiny_mobilenet.pb): a Placeholder whose `shape` attr holds a string
+    ('\\x08\\x03', a flipped AttrValue field) went into the shape analysis as dims: ValueError, exit 1."""
+    g = tfproto.GraphDef()
+    p = g.node.add(name="p", op=op)
+    p.attr["dtype"].type = 1
+    p.attr["shape"].s = b"\x08\x03"
+    g.node.add(name="r", op="Relu", input=["p"])
+    return g.SerializeToString()
+
+
 rng = random.Random(1234)
 CASES = {
     "empty": b"",
@@ -44,6 +55,8 @@ CASES = {
     "pbtxt_garbage": b"node { name: 'a' op: \n",
     "html": b"<html><body>not a model</body></html>",
     "huge_output_index": _huge_output_index(),
+    "placeholder_shape_attr_is_a_string": _shape_attr_not_a_shape("Placeholder"),
+    "variable_shape_attr_is_a_string": _shape_attr_not_a_shape("VariableV2"),
 }
 
 
