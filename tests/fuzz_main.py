@@ -64,8 +64,10 @@ def _atheris_child(name: str, seconds: float) -> None:
 
     def one(data: bytes) -> None:
         state["n"] += 1
-        # in-process keeps atheris' coverage; h5 inputs can hang libhdf5 with the GIL held: a forked child
-        f = fuzzing.check(t, data, WORK / "w", html=state["n"] % 50 == 0, isolate=t.kind == "h5")
+        # in-process keeps atheris' coverage; inputs reaching libhdf5 (.h5, a .keras with a changed weights
+        # member) can hang it with the GIL held: a forked child (a campaign lost the .keras target that way)
+        f = fuzzing.check(t, data, WORK / "w", html=state["n"] % 50 == 0,
+                          isolate=fuzzing.needs_isolation(t, data))
         if f is not None:
             state["fails"] += 1
             print(f"FAIL {t.name}: {f.error} -> {fuzzing.save_crasher(t, data, f)}", flush=True)

@@ -441,6 +441,28 @@ HANDLED_BY_GUARD = "hang or crash inside a C library"
 STATS = {"guarded": 0}
 
 
+_SEED_H5: dict[str, bytes] = {}
+
+
+def needs_isolation(t: Target, data: bytes) -> bool:
+    """Whether reading this input may reach libhdf5 with damaged bytes (it can hang there holding the GIL, which
+    stops a whole in-process fuzzer): every `.h5` input, and a `.keras` whose model.weights.h5 member is not the
+    seed's own (or whose zip cannot be taken apart here). Others run in-process, keeping atheris' coverage."""
+    if t.kind == "h5":
+        return True
+    if t.kind != "keras_zip":
+        return False
+    name = "model.weights.h5"
+    try:
+        if t.name not in _SEED_H5:
+            _SEED_H5[t.name] = zipfile.ZipFile(io.BytesIO(seed_bytes(t))).read(name)
+        return zipfile.ZipFile(io.BytesIO(data)).read(name) != _SEED_H5[t.name]
+    except KeyError:  # no weights member: the reader never opens HDF5
+        return False
+    except Exception:  # noqa: BLE001 - a zip zipfile cannot read: let the child find out
+        return True
+
+
 def check(t: Target, data: bytes, workdir: Path, html: bool = False, isolate: bool = True) -> Optional[Failure]:
     """check_inprocess in a forked child (isolate=True): a C-level hang or crash kills only the child. Such an
     input is saved as a crasher for the CLI replay (tests/test_fuzz_slice.py) and counted in STATS, but is

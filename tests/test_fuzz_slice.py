@@ -85,3 +85,27 @@ def test_keras_zip_with_an_unknown_compression_method(tmp_path):
 
     with pytest.raises(BadModelError):
         load(str(fuzzing.place(t, data, tmp_path / "m")))
+
+
+def test_inputs_that_reach_libhdf5_run_in_a_forked_child():
+    """A .keras whose weights member was mutated reaches libhdf5, which can hang holding the GIL: an atheris
+    campaign lost the whole .keras target that way (the child stopped, killed by fuzz_main's margin). Those
+    inputs, and every .h5 input, are checked in a forked child; the others in-process."""
+    import io
+    import zipfile
+
+    by_kind = {t.kind: t for t in fuzzing.targets(thirdparty=False)}
+    k = by_kind["keras_zip"]
+    seed = fuzzing.seed_bytes(k)
+    assert not fuzzing.needs_isolation(k, seed)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(seed)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            body = zin.read(info)
+            if info.filename == "model.weights.h5":
+                body = body[:200] + bytes([body[200] ^ 0xFF]) + body[201:]
+            zout.writestr(info.filename, body)
+    assert fuzzing.needs_isolation(k, out.getvalue())
+    assert fuzzing.needs_isolation(k, seed[:100])  # not a zip any more: the child finds out
+    assert fuzzing.needs_isolation(by_kind["h5"], fuzzing.seed_bytes(by_kind["h5"]))
+    assert not fuzzing.needs_isolation(by_kind["json"], b"{}")
