@@ -109,3 +109,14 @@ def test_inputs_that_reach_libhdf5_run_in_a_forked_child():
     assert fuzzing.needs_isolation(k, seed[:100])  # not a zip any more: the child finds out
     assert fuzzing.needs_isolation(by_kind["h5"], fuzzing.seed_bytes(by_kind["h5"]))
     assert not fuzzing.needs_isolation(by_kind["json"], b"{}")
+
+
+@pytest.mark.parametrize("q", [{"scale": 0.5, "min": float("nan")}, {"scale": 1e-300, "min": -1e300},
+                               {"scale": float("inf"), "min": float("inf")}])
+def test_tfjs_quantization_with_nan_or_infinity(q):
+    """Found by `make fuzz` (thirdparty:faceapi-tiny-face-detector: a weights manifest's quantization with NaN /
+    Infinity, which Python's json accepts): ValueError / OverflowError, exit 1. No zero point instead."""
+    from graphreport.readers.tfjs import WeightEntry, _quantization
+
+    w = WeightEntry("w", [2], "float32", "uint8", 2, q, 0, 0)
+    assert _quantization(w).zero_point in (None, [])
