@@ -14,7 +14,7 @@ import os
 import sys
 
 from . import __version__
-from .errors import BadModelError, GraphReportError
+from .errors import GraphReportError
 from .fileio import write_atomic
 from .shapespec import parse_input_shapes
 
@@ -133,14 +133,7 @@ def cmd_report(args) -> int:
         return cmd_report_folder(args)
     fmt = _format(args)
     out = args.output or (os.path.basename(args.model.rstrip("/")) + EXTENSIONS[fmt])
-    try:
-        model = load(args.model)
-    except GraphReportError:
-        raise
-    except (MemoryError, RecursionError, ValueError, KeyError, IndexError, TypeError, OverflowError) as e:
-        if args.debug:
-            raise
-        raise BadModelError(f"cannot read the model ({type(e).__name__}: {e})", args.model) from None
+    model = load(args.model)  # a reader raises BadModelError for a bad file; anything else is an internal error
     outputs = [o.strip().split(":")[0] for o in args.outputs.split(",") if o.strip()] if args.outputs else None
     report = build_report(model, diagram=not args.no_diagram and fmt == "html",
                           input_shapes=parse_input_shapes(args.input_shape) or None, outputs=outputs)

@@ -58,12 +58,16 @@ def _atheris_child(name: str, seconds: float) -> None:
     def mutator(data: bytes, max_size: int, seed: int) -> bytes:
         rng = random.Random(seed)
         src = data if data and rng.random() < 0.8 else base
-        return fuzzing.mutate(t, src, rng)
+        # libFuzzer refuses a mutant longer than max_size (RuntimeError); the JSON and zip mutators can grow
+        # their input, so cut it (truncation is one of the mutations anyway)
+        return fuzzing.mutate(t, src, rng)[:max_size]
 
     def one(data: bytes) -> None:
         state["n"] += 1
-        # in-process keeps atheris' coverage; h5 inputs can hang libhdf5 with the GIL held: a forked child
-        f = fuzzing.check(t, data, WORK / "w", html=state["n"] % 50 == 0, isolate=t.kind == "h5")
+        # in-process keeps atheris' coverage; inputs reaching libhdf5 (.h5, a .keras with a changed weights
+        # member) can hang it with the GIL held: a forked child (a campaign lost the .keras target that way)
+        f = fuzzing.check(t, data, WORK / "w", html=state["n"] % 50 == 0,
+                          isolate=fuzzing.needs_isolation(t, data))
         if f is not None:
             state["fails"] += 1
             print(f"FAIL {t.name}: {f.error} -> {fuzzing.save_crasher(t, data, f)}", flush=True)
@@ -81,7 +85,34 @@ def _atheris_child(name: str, seconds: float) -> None:
     atheris.Setup([sys.argv[0], str(corpus), f"-max_len={max(len(base) * 2, 4096)}", "-rss_limit_mb=4096",
                    f"-artifact_prefix={WORK}/"],  # libFuzzer's own slow-unit / crash files stay out of the tree
                   one, custom_mutator=mutator)
-    atheris.Fuzz()
+    try:
+        atheris.Fuzz()
+    except BaseException:  # noqa: BLE001 - report it, then leave without running the exit handlers:
+        # an exception out of atheris.Fuzz() leaves libFuzzer's static copy of the custom mutator (a pybind11
+        # std::function) to be destroyed by exit(), after Python has finalized; its destructor waits for the
+        # GIL forever (gdb: take_gil <- gil_scoped_acquire <- ~func_handle <- __run_exit_handlers): the
+        # child hung in a futex wait instead of ending
+        import traceback
+
+        traceback.print_exc()
+        print(json.dumps({"target": name, "executions": state["n"], "failures": state["fails"] + 1,
+                          "engine": "atheris", "error": traceback.format_exc()[-2000:]}), flush=True)
+        sys.stderr.flush()
+        os._exit(1)
+    os._exit(0)
+
+
+def _run_child(name: str, seconds: float) -> subprocess.CompletedProcess:
+    """One atheris child, killed if it outlives its time by more than a margin (a hang of the harness itself
+    must not stall the campaign: it is reported as a failure of that target)."""
+    cmd = [sys.executable, __file__, "--child", name, "--seconds", str(seconds)]
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        out = "\n".join(x for x in out.splitlines() if not x.startswith("{"))  # its figures are not final
+        return subprocess.CompletedProcess(cmd, -9, out, "child did not end in time\n" + err)
 
 
 def main() -> int:
@@ -111,8 +142,7 @@ def main() -> int:
         if engine == "random":
             r = _random_loop(t, per, a.seed + i)
         else:
-            p = subprocess.run([sys.executable, __file__, "--child", t.name, "--seconds", str(per)],
-                               capture_output=True, text=True)
+            p = _run_child(t.name, per)
             lines = [x for x in p.stdout.splitlines() if x.startswith("{")]
             for x in p.stdout.splitlines():
                 if x.startswith("FAIL"):
@@ -122,6 +152,8 @@ def main() -> int:
         results.append(r)
         print(f"{r['target']:32s} {r['executions']:8d} executions  {r['failures']} failures  ({r['engine']})",
               flush=True)
+        if r.get("error"):
+            print("    " + "\n    ".join(r["error"].strip().splitlines()[-8:]), flush=True)
     total = sum(r["executions"] for r in results)
     bad = sum(r["failures"] for r in results)
     print(f"total: {total} executions over {len(results)} targets in {a.minutes:g} min, {bad} failures")

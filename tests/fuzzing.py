@@ -2,8 +2,8 @@
 
 The invariant (issue 13): for any bytes, reading the model and building its report either succeeds or raises
 one of graphreport's own errors (GraphReportError: a one-line message, exit code 2). Anything else -
-KeyError, IndexError, SystemError, RecursionError, MemoryError, a time-out - is a failure, even where the CLI
-would turn it into "cannot read the model", because that hides a reader bug.
+KeyError, IndexError, SystemError, RecursionError, MemoryError, a time-out - is a failure: a reader bug, which
+the CLI reports as exit 1 "internal error" (its catch-all), never as a bad file.
 
 A target is a seed (a sample model: a file or a folder) and a member of it to mutate; a mutant is written into
 a fresh folder (a copy of the seed with the member replaced), then read in-process.
@@ -44,12 +44,13 @@ INTERESTING64 = INTERESTING32 + [2**32, 2**40, 2**62, 2**63 - 1, 2**63, 2**64 - 
 @dataclass(frozen=True)
 class Target:
     name: str  # e.g. "graphdef:tiny_mobilenet.pb"
-    seed: str  # path relative to the repository: a model file or folder
+    seed: str  # path relative to the repository (or absolute): a model file or folder
     member: str  # the file inside a folder seed that is mutated ("" for a file seed)
     kind: str  # mutator family: protobuf | flatbuffer | json | keras_zip | h5 | text | bytes
 
 
-def targets() -> list[Target]:
+def targets(thirdparty: bool = True) -> list[Target]:
+    """The samples' targets, then (thirdparty=True) one per cached third-party model file."""
     s = "sample_models/"
     out = [
         Target("graphdef:tiny_mobilenet.pb", s + "tiny_mobilenet.pb", "", "protobuf"),
@@ -69,7 +70,41 @@ def targets() -> list[Target]:
         Target("tfjs:graph.bin", s + "tfjs_graph", "group1-shard1of1.bin", "bytes"),
         Target("tfjs:layers", s + "tfjs_layers", "model.json", "json"),
     ]
-    return [t for t in out if (ROOT / t.seed).exists()]
+    out = [t for t in out if (ROOT / t.seed).exists()]
+    return out + _thirdparty_targets() if thirdparty else out
+
+
+THIRDPARTY_KINDS = {"keras_h5": "h5", "tflite": "flatbuffer", "savedmodel": "protobuf", "tfjs_folder": "json",
+                    "tfjs_weights_manifest": "json"}
+THIRDPARTY_MAX_BYTES = 1_500_000  # larger seeds (mediapipe's 3 and 6 MB .tflite) run too few inputs a second
+
+
+def _thirdparty_targets() -> list[Target]:
+    """Published model files (tests/thirdparty.json) already in the cache: never fetched here, so a campaign
+    without them simply has fewer targets. The mutated member is the model's structure (the .hdf5, the
+    .tflite, saved_model.pb, the TF.js JSON), not its weight files."""
+    import sys
+
+    if str(Path(__file__).resolve().parent) not in sys.path:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import thirdparty as tp
+
+    out = []
+    for m in tp.models():
+        path = Path(tp.CACHE) / m["path"]
+        kind = THIRDPARTY_KINDS.get(m["kind"])
+        if kind is None or not path.exists():
+            continue
+        member = ""
+        if path.is_dir():
+            want = "saved_model.pb" if m["kind"] == "savedmodel" else ".json"
+            names = [f["dest"][len(m["path"]) + 1:] for f in m["files"] if f["dest"].endswith(want)]
+            if len(names) != 1:
+                continue
+            member = names[0]
+        if (path / member if member else path).stat().st_size <= THIRDPARTY_MAX_BYTES:
+            out.append(Target("thirdparty:" + m["id"], str(path), member, kind))
+    return out
 
 
 def seed_bytes(t: Target) -> bytes:
@@ -243,21 +278,24 @@ def _mutate_json(obj, rng: random.Random, depth: int = 0):
 def _json(data: bytearray, rng: random.Random) -> bytearray:
     try:
         obj = json.loads(bytes(data))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (any more), or nested deeper than json can take
         return _generic(data, rng)
     if rng.random() < 0.15:
         return _generic(data, rng)
     for _ in range(rng.randint(1, 3)):
         obj = _mutate_json(obj, rng)
-    return bytearray(json.dumps(obj, allow_nan=True).encode())
+    try:
+        return bytearray(json.dumps(obj, allow_nan=True).encode())
+    except (ValueError, RecursionError):
+        return _generic(data, rng)
 
 
 def _keras_zip(data: bytearray, rng: random.Random) -> bytearray:
     try:
         zin = zipfile.ZipFile(io.BytesIO(bytes(data)))
         members = {i.filename: zin.read(i) for i in zin.infolist()}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return _generic(data, rng)
+    except Exception:  # noqa: BLE001 - any zip this module cannot take apart (a compression method
+        return _generic(data, rng)  # zipfile does not know: NotImplementedError) is mutated as bytes
     if rng.random() < 0.15:
         return _generic(data, rng)
     name = rng.choice(sorted(members))
@@ -401,6 +439,28 @@ def _preload() -> None:
 # watchdog.py) turns them into exit 2 within its time budget; they are kept and replayed through the CLI
 HANDLED_BY_GUARD = "hang or crash inside a C library"
 STATS = {"guarded": 0}
+
+
+_SEED_H5: dict[str, bytes] = {}
+
+
+def needs_isolation(t: Target, data: bytes) -> bool:
+    """Whether reading this input may reach libhdf5 with damaged bytes (it can hang there holding the GIL, which
+    stops a whole in-process fuzzer): every `.h5` input, and a `.keras` whose model.weights.h5 member is not the
+    seed's own (or whose zip cannot be taken apart here). Others run in-process, keeping atheris' coverage."""
+    if t.kind == "h5":
+        return True
+    if t.kind != "keras_zip":
+        return False
+    name = "model.weights.h5"
+    try:
+        if t.name not in _SEED_H5:
+            _SEED_H5[t.name] = zipfile.ZipFile(io.BytesIO(seed_bytes(t))).read(name)
+        return zipfile.ZipFile(io.BytesIO(data)).read(name) != _SEED_H5[t.name]
+    except KeyError:  # no weights member: the reader never opens HDF5
+        return False
+    except Exception:  # noqa: BLE001 - a zip zipfile cannot read: let the child find out
+        return True
 
 
 def check(t: Target, data: bytes, workdir: Path, html: bool = False, isolate: bool = True) -> Optional[Failure]:

@@ -29,6 +29,17 @@ def _huge_output_index() -> bytes:
     return g.SerializeToString()
 
 
+def _shape_attr_not_a_shape(op: str) -> bytes:
+    """Found by `make fuzz` (graphdef:tiny_mobilenet.pb): a Placeholder whose `shape` attr holds a string
+    ('\\x08\\x03', a flipped AttrValue field) went into the shape analysis as dims: ValueError, exit 1."""
+    g = tfproto.GraphDef()
+    p = g.node.add(name="p", op=op)
+    p.attr["dtype"].type = 1
+    p.attr["shape"].s = b"\x08\x03"
+    g.node.add(name="r", op="Relu", input=["p"])
+    return g.SerializeToString()
+
+
 rng = random.Random(1234)
 CASES = {
     "empty": b"",
@@ -44,6 +55,8 @@ CASES = {
     "pbtxt_garbage": b"node { name: 'a' op: \n",
     "html": b"<html><body>not a model</body></html>",
     "huge_output_index": _huge_output_index(),
+    "placeholder_shape_attr_is_a_string": _shape_attr_not_a_shape("Placeholder"),
+    "variable_shape_attr_is_a_string": _shape_attr_not_a_shape("VariableV2"),
 }
 
 
@@ -76,3 +89,43 @@ def test_unwritable_output_leaves_nothing(tmp_path):
     p = run_cli("report", model, "-o", tmp_path / "missing-dir" / "r.html")
     assert p.returncode != 0 and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+# --- the CLI boundary: bad input is the readers' BadModelError (exit 2); anything else is a bug (exit 1) ---
+
+def _reader_bug(path):
+    raise ValueError("a reader bug, not a bad file")  # what a reader must never let out for bad input
+
+
+@pytest.mark.parametrize("limit", ["0", "30"], ids=["in-process", "guarded"])
+@pytest.mark.parametrize("command", ["report", "diff"])
+def test_unexpected_exception_is_internal_error_exit_1(tmp_path, monkeypatch, capfd, limit, command):
+    """A ValueError (or KeyError, IndexError...) out of a reader is not turned into "cannot read the model"
+    (exit 2), which would hide the bug: it reaches the catch-all, exit 1, "internal error" and the --debug hint,
+    on one line, with no output file - in-process and through the time guard's forked child."""
+    from graphreport import cli
+    from graphreport.readers import detect
+
+    monkeypatch.setattr(detect, "load", _reader_bug)
+    monkeypatch.setenv("GRAPHREPORT_TIME_LIMIT", limit)
+    model = tmp_path / "m.pb"
+    model.write_bytes(evil_graphdef())
+    out = tmp_path / "r.html"
+    args = ["report", str(model)] if command == "report" else ["diff", str(model), str(model)]
+    assert cli.main(args + ["-o", str(out)]) == 1
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("graphreport: internal error: ValueError: a reader bug")
+    assert "--debug" in err[0] and "cannot read the model" not in err[0]
+    assert not out.exists()
+
+
+def test_debug_shows_the_reader_bug(tmp_path, monkeypatch):
+    from graphreport import cli
+    from graphreport.readers import detect
+
+    monkeypatch.setattr(detect, "load", _reader_bug)
+    model = tmp_path / "m.pb"
+    model.write_bytes(evil_graphdef())
+    with pytest.raises(ValueError, match="a reader bug"):
+        cli.main(["report", str(model), "-o", str(tmp_path / "r.html"), "--debug"])

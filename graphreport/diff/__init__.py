@@ -17,15 +17,8 @@ def diff_models(old_path: str, new_path: str, input_shapes=None, debug: bool = F
 
 
 def load_model(path: str, debug: bool = False):
-    """The reader for `path`; a damaged file is a BadModelError (exit 2), as for `report`."""
-    from ..errors import BadModelError, GraphReportError
+    """The reader for `path`; a damaged file is a BadModelError (exit 2), as for `report`. The readers raise it
+    themselves: any other exception is a bug and reaches the CLI's catch-all (exit 1, internal error)."""
     from ..readers.detect import load
 
-    try:
-        return load(path)
-    except GraphReportError:
-        raise
-    except (MemoryError, RecursionError, ValueError, KeyError, IndexError, TypeError, OverflowError) as e:
-        if debug:
-            raise
-        raise BadModelError(f"cannot read the model ({type(e).__name__}: {e})", path) from None
+    return load(path)

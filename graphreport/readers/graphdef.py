@@ -150,6 +150,15 @@ def decode_attr(v, key: str = ""):
 _output_dtype = None
 
 
+SHAPE_ATTR_OPS = op_roles.FEEDABLE | op_roles.VARIABLES  # ops whose `shape` attribute TensorFlow types as a shape
+
+
+def _is_dims(v) -> bool:
+    """None (no attribute, or an unknown rank) or a list of dims (int, or None for unknown)."""
+    return v is None or (isinstance(v, list) and all(d is None or (isinstance(d, int) and not isinstance(d, bool))
+                                                     for d in v))
+
+
 def _out_dtype(op: str, attrs: dict, index: int):
     global _output_dtype
     if _output_dtype is None:  # imported on first use: the op registry imports this module's neighbours
@@ -228,6 +237,9 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
                 tensor.shape = out_shapes[i]
             outputs.append(tname)
             tensors[tname] = tensor
+        if op in SHAPE_ATTR_OPS and not _is_dims(attrs.get("shape")):  # TensorFlow's op defs: type shape
+            raise BadModelError(f"node {nname!r} ({op}): its shape attribute is not a shape "
+                                f"({type(attrs['shape']).__name__})")
         if op in op_roles.FEEDABLE and "shape" in attrs:
             tensors[outputs[0]].shape = attrs["shape"]
         if op in op_roles.VARIABLES:

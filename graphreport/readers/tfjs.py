@@ -321,7 +321,10 @@ def _quantization(w: WeightEntry) -> Optional[Quantization]:
     if scale is not None:
         out.scale = [scale]
         if mn is not None and scale:
-            out.zero_point = [int(round(-mn / scale))]
+            try:  # a manifest's NaN / Infinity (JSON extensions Python accepts) give no zero point
+                out.zero_point = [int(round(-mn / scale))]
+            except (ValueError, OverflowError):
+                pass
     if mn is not None:
         out.min = [mn]
     return out
