@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from ..model import split_tensor_name
+from ..opdata import roles as op_roles
 from . import tfjs, tfjs_runtime, verify
 from .outcome import _concern, _maybe_json, _print_summary, _samples
 
@@ -15,7 +16,7 @@ RUNTIME = "TF.js (@tensorflow/tfjs-core CPU backend in Node)"
 
 def _input_names(plan, graph_def) -> list[str]:
     """The frozen graph's placeholder for each planned input, in plan order (what TF.js calls its inputs)."""
-    placeholders = [n.name for n in graph_def.node if n.op in ("Placeholder", "PlaceholderV2")]
+    placeholders = [n.name for n in graph_def.node if n.op in op_roles.ops("placeholder")]
     names = []
     for i in plan.inputs:
         for cand in (split_tensor_name(i.tensor)[0], i.key, i.name):
