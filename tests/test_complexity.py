@@ -13,9 +13,7 @@ a noticeable share of it; a whole-graph walk per node makes some function grow ~
 """
 from __future__ import annotations
 
-import cProfile
 import collections
-import pstats
 import random
 import sys
 from pathlib import Path
@@ -26,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import biggraphs  # noqa: E402
+import work  # noqa: E402
 
 from graphreport.analysis import compat  # noqa: E402
 from graphreport.model import ConstData, Graph, Model, Node, Tensor  # noqa: E402
@@ -62,13 +61,10 @@ def _size(model: Model) -> int:
 
 def calls(load) -> tuple[int, int]:
     """(cProfile's primitive call count of the report path, graph size)."""
-    prof = cProfile.Profile()
-    prof.enable()
-    try:
-        model = _report_path(load)
-    finally:
-        prof.disable()
-    return pstats.Stats(prof).prim_calls, _size(model)
+    model, n = work.calls(_report_path, load)
+    if isinstance(model, Exception):
+        raise model
+    return n, _size(model)
 
 
 def lines(load) -> tuple[collections.Counter, int]:

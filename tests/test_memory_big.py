@@ -10,14 +10,12 @@ measured here) leaves (600 MB - fixed) / 200,000 bytes for each node (about 2.9 
 without the diagram, which is not within the target yet. bench/bench_big.py --flat measures the 200k-node
 runs themselves (README: Performance).
 """
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from test_big_files import MEASURED
+from test_big_files import run_measured
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import biggraphs  # noqa: E402
@@ -26,22 +24,12 @@ TARGET_BYTES, TARGET_NODES = 600 * 1024**2, 200_000  # issue 13
 SMALL, BIG = 2_000, 40_000
 
 
-def run_measured(tmp_path, *args) -> tuple[int, str, int]:
-    """`graphreport ...` in a child that does the work itself; (exit code, stderr, its peak RSS in bytes)."""
-    if not os.path.exists("/proc/self/status"):
-        pytest.skip("needs /proc/self/status (Linux)")
-    peak = tmp_path / "peak"
-    p = subprocess.run([sys.executable, "-c", MEASURED, peak, *map(str, args)], capture_output=True, text=True,
-                       timeout=600, env={**os.environ, "GRAPHREPORT_TIME_LIMIT": "0"})
-    return p.returncode, p.stderr, int(peak.read_text()) * 1024
-
-
 def _peak(tmp_path, mix: str, nodes: int, fmt: str, *extra) -> int:
     model = tmp_path / f"{mix}_{nodes}.pb"
     if not model.exists():
         model.write_bytes(biggraphs.graphdef_bytes(mix, 1, unit=nodes))
     out = tmp_path / f"out.{fmt}"
-    code, err, rss = run_measured(tmp_path, "report", model, "--format", fmt, "-o", out, *extra)
+    code, _, err, rss = run_measured("report", model, "--format", fmt, "-o", out, *extra)
     assert code == 0, err
     assert out.stat().st_size > nodes * 20  # every node is in the report
     return rss

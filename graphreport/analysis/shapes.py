@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import UsageError
-from ..model import Graph, Model, Node, Tensor, split_tensor_name
+from ..model import FLOAT_DTYPES, Graph, Model, Node, Tensor, split_tensor_name
 from ..opdata import roles as op_roles
 from ..ops.helpers import MAX_VALUE_ELEMENTS, ShapeError, Unknown, known, merge_shapes, num_elements
 from ..ops.registry import Ctx, lookup, node_ctx
@@ -32,7 +32,6 @@ from ..shapespec import format_shape
 PLACEHOLDER_OPS = op_roles.ops("placeholder", "placeholder_default")
 CALL_OPS = op_roles.ops("call", "call_tpu")
 MERGE_OPS = op_roles.ops("merge")
-FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64"}
 
 @dataclass
 class UnknownShape:

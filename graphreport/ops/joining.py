@@ -232,15 +232,20 @@ def _tile_value(ctx):
     return [np.tile(v, [int(x) for x in m.reshape(-1)])]
 
 
+def _shape_operand(ctx, i: int, what: str) -> list:
+    """The shape held by input i (a 1-D shape tensor): its known dims, or only its rank when it is not constant."""
+    dims = ctx.partial(i)
+    if dims is None:
+        s = ctx.shape(i)
+        if s is not None and s and s[0] is not None:
+            return [None] * s[0]
+        raise Unknown(f"{what} (input {i}) is not a constant")
+    return dims_from_shape_value(dims)
+
+
 @shape_rule("Fill")
 def _fill(ctx):
-    dims = ctx.partial(0)
-    if dims is None:
-        ds = ctx.shape(0)
-        if ds is not None and ds and ds[0] is not None:
-            return [[None] * ds[0]]
-        raise Unknown("dims (input 0) is not a constant")
-    return [dims_from_shape_value(dims)]
+    return [_shape_operand(ctx, 0, "dims")]
 
 
 @value_rule("Fill")
@@ -256,13 +261,9 @@ def _fill_value(ctx):
 
 @shape_rule("BroadcastTo")
 def _broadcast_to(ctx):
-    target = ctx.partial(1)
-    if target is None:
-        ts = ctx.shape(1)
-        if ts is not None and ts and ts[0] is not None:
-            return [[None] * ts[0]]
-        raise Unknown("target shape (input 1) is not a constant")
-    target = dims_from_shape_value(target)
+    if ctx.partial(1) is None:
+        return [_shape_operand(ctx, 1, "target shape")]  # only the rank is known
+    target = _shape_operand(ctx, 1, "target shape")
     s = ctx.shape(0)
     if s is not None:
         b = broadcast(s, target)

@@ -78,17 +78,10 @@ def _merge(ctx):
     return [out, []]
 
 
-@shape_rule("Placeholder", "PlaceholderV2")
+@shape_rule("Placeholder", "PlaceholderV2", "PlaceholderWithDefault")
 def _placeholder(ctx):
-    s = ctx.attrs.get("shape")
-    if s is None:
-        raise Unknown("placeholder declares no shape (give it with input_shapes)")
-    return [list(s)]
-
-
-@shape_rule("PlaceholderWithDefault")
-def _placeholder_default(ctx):
-    # The fed value may have any shape compatible with the attribute; the default's shape does not bind it.
+    # With a default, the fed value may have any shape compatible with the attribute: the default's shape
+    # does not bind it, so the attribute is the shape here too.
     s = ctx.attrs.get("shape")
     if s is None:
         raise Unknown("placeholder declares no shape (give it with input_shapes)")
