@@ -1,14 +1,13 @@
 """The typed Report: every fact a renderer shows, computed once from the graph model.
 
-SCHEMA_VERSION changes whenever the JSON shape changes:
-  1 - first version: format, inputs, outputs, ignored_inputs, op_counts, nodes, totals, commands, tensors.
-  2 - `compatibility` (TFLite / int8 verdicts); per node `tflite`, `int8`, `tflite_reason`.
-  3 - `cost` (conventions, by_scope, top, unknown, by_op_type, memory, per_subgraph) and `shapes`;
-      `totals` gains macs, flops, activation_bytes_peak; per node `macs`, `flops`, `params`.
-  4 - a figure that cannot be computed is null, never 0: `totals` and `cost.totals` gain `at_least` (the
-      known part) and `unknown` (the reason) per null figure; `totals.batch_assumed` (input -> shape, batch 1
-      assumed for the figures); `params` is one definition in every section; `verification` (convert
-      --report) documented; for .tflite files `int8_blockers` / `int8_full` answer "if produced as full int8".
+SCHEMA_VERSION changes whenever the JSON's keys change, with one line here per version (commit, what changed);
+tests/test_schema.py holds each version's key set (tests/schema_keys.json) and fails on a change without a bump.
+  1 - 51a61f5: format, file, inputs, outputs, ignored_inputs, op_counts, totals, commands, nodes, tensors ...
+  2 - b819202: `compatibility` (TFLite / int8 verdicts); per node `tflite`, `int8`, `tflite_reason`.
+  3 - d3e961a: `cost` and `shapes`; `totals` + macs, flops, activation_bytes_peak; per node macs, flops, params.
+  4 - 88bfe72: null for unknown figures (`at_least`, `unknown`), `totals.batch_assumed`; `verification` listed.
+Keys changed under a version without a bump: 9ece5ad (under 2) made `tensors[]` always carry `quantization` and
+`sparsity`; 85c8c1e (under 3) added `verification` (convert --report), first listed in 4, which covers it.
 """
 from __future__ import annotations
 
