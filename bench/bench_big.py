@@ -174,7 +174,7 @@ t = {}
 t0 = time.perf_counter()
 from graphreport.cli import write_atomic
 from graphreport.readers.detect import load
-from graphreport.render import render
+from graphreport.render import attach_diagram, render
 from graphreport.report import build_report
 t["import"] = time.perf_counter() - t0
 path, fmt, diagram = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
@@ -185,7 +185,7 @@ t0 = time.perf_counter(); model = load(path); t["read"] = time.perf_counter() - 
 t0 = time.perf_counter(); rep = build_report(model, diagram=False); t["analyse"] = time.perf_counter() - t0
 if diagram:
     model = load(path)
-    t0 = time.perf_counter(); rep = build_report(model, diagram=True)
+    t0 = time.perf_counter(); rep = attach_diagram(build_report(model, diagram=True))
     t["diagram"] = max(0.0, time.perf_counter() - t0 - t["analyse"])
 t0 = time.perf_counter(); text = render(rep, fmt); t["render"] = time.perf_counter() - t0
 out = os.path.join(tempfile.mkdtemp(), "report." + fmt)

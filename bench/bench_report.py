@@ -77,11 +77,11 @@ t0 = time.perf_counter()
 from graphreport.fileio import write_atomic
 from graphreport.readers.detect import load
 from graphreport.report import build_report
-from graphreport.render import render
+from graphreport.render import attach_diagram, render
 t1 = time.perf_counter()
 model = load(sys.argv[1])
 t2 = time.perf_counter()
-report = build_report(model, diagram=sys.argv[3] == "diagram")
+report = attach_diagram(build_report(model, diagram=sys.argv[3] == "diagram"))
 report.diagram_data  # the layouts run in the background (a report renders meanwhile): waited for here
 t3 = time.perf_counter()
 text = render(report, "html")

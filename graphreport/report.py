@@ -16,26 +16,30 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from . import __version__
+from .analysis import LIST_LIMIT  # noqa: F401  (where the JSON cuts long lists; kept importable from here)
 from .analysis import commands, compat, cost, io_suggest, params, shapes, summary
 from .model import Model, split_tensor_name
 from .shapespec import name_bare_shape
 
 SCHEMA_VERSION = 4
-LIST_LIMIT = 200  # long lists in the JSON (unknown shapes/costs) are cut here, with a count
 
 
 @dataclass
 class Report:
+    """The analyses' sections, each a dataclass with its JSON form (`to_json`), and the model they describe.
+    Renderers read only this; nothing here renders (the diagram is drawn by render/diagram.py)."""
     model: Model
     io: io_suggest.IOSuggestion
     summary: summary.Summary
     commands: list[dict]
+    figures: summary.Totals  # the whole-model figures: the JSON's `totals`
     compat: Optional[compat.CompatReport] = None
     cost: Optional[cost.CostReport] = None
     shapes: Optional[shapes.ShapeStats] = None
     warnings: list[str] = field(default_factory=list)
     verification: Optional[dict] = None  # set by `graphreport convert --report`: source vs converted figures
     assumed_batch: dict[str, list] = field(default_factory=dict)  # input -> the shape the figures assume
+    wants_diagram: bool = False  # the renderer draws the diagram (render/diagram.attach) when it is wanted
     # the diagram (render/diagram.py): a Diagram, or a Pending one whose Graphviz runs are still going on in
     # the background (a renderer does the rest of the page meanwhile); the diagram_* properties wait for it
     diagram: Any = field(default=None, repr=False, compare=False)
@@ -68,8 +72,9 @@ class Report:
         return d.data if d is not None else None
 
     def to_dict(self, nodes: bool = True) -> dict[str, Any]:
-        """The report as JSON-friendly data. nodes=False: "nodes" is None, for a writer that encodes
-        `node_dict` of each node in turn (render/jsonout.py) rather than holding them all."""
+        """The report as JSON-friendly data: the model's facts and each section's `to_json`, in the schema's
+        order. nodes=False: "nodes" is None, for a writer that encodes `node_dict` of each node in turn
+        (render/jsonout.py) rather than holding them all."""
         m, g = self.model, self.model.main
         return {
             "schema_version": SCHEMA_VERSION,
@@ -79,20 +84,13 @@ class Report:
             "file_size": m.file_size,
             "producer": m.producer,
             "format_version": m.format_version,
-            "inputs": [_io(x) for x in self.io.inputs],
-            "outputs": [_io(x) for x in self.io.outputs],
-            "ignored_inputs": [{"name": x.name, "role": x.role, "reason": x.reason,
-                                "suggested_value": x.suggested_value, "dtype": x.dtype, "shape": x.shape}
-                               for x in self.io.ignored_inputs],
-            "set_apart": self.io.set_apart,
-            "signatures": self.io.signatures,
-            "has_variables": self.io.has_variables,
+            **self.io.to_json(),
             "commands": self.commands,
-            "op_counts": self.summary.op_counts,
-            "totals": self.totals(),
-            "cost": self.cost_dict(),
-            "shapes": self.shapes_dict(),
-            "compatibility": self.compat_dict(),
+            **self.summary.to_json(),
+            "totals": self.figures.to_json(),
+            "cost": self.cost.to_json() if self.cost is not None else None,
+            "shapes": self.shapes.to_json() if self.shapes is not None else None,
+            "compatibility": self.compat.to_json() if self.compat is not None else None,
             "nodes": [self.node_dict(n) for n in g.nodes] if nodes else None,
             "tensors": [tensor_dict(g.tensors[k]) for k in g.tensors] if m.format == "tflite" else [],
             "subgraphs": [{"name": sg.name, "kind": sg.kind, "nodes": len(sg.nodes)} for sg in m.graphs],
@@ -103,78 +101,13 @@ class Report:
             **({"verification": self.verification} if self.verification is not None else {}),
         }
 
-
     def totals(self) -> dict:
-        """Whole-model figures. A figure that cannot be computed is None (JSON null), never 0: `unknown`
-        gives the reason and `at_least` the sum of what is known. `batch_assumed`: inputs whose unknown
-        batch dimension the figures take as 1 (per example)."""
-        s = self.summary
-        t = {"nodes": s.nodes, "op_nodes": s.op_nodes, "params": s.params, "weight_bytes": s.weight_bytes}
-        at_least, unknown = {}, {}
-        if s.params is None:
-            at_least["params"] = s.params_known_part
-            unknown["params"] = f"{len(s.params_unknown)} weight(s) of unknown size, e.g. {s.params_unknown[0]}"
-        if self.cost is not None:
-            ct = self.cost.totals
-            t.update({k: ct.get(k) for k in ("macs", "flops", "activation_bytes_peak")})
-            t["cost_complete"] = ct.get("complete")
-            for k in ("macs", "flops", "activation_bytes_peak"):
-                if k in ct.get("unknown", {}):
-                    unknown[k] = ct["unknown"][k]
-                    at_least[k] = ct["at_least"][k]
-        t["at_least"], t["unknown"] = at_least, unknown
-        t["batch_assumed"] = dict(self.assumed_batch)
-        return t
-
-    def cost_dict(self) -> Optional[dict]:
-        c = self.cost
-        if c is None:
-            return None
-
-        def node(x):
-            return {"name": x.node, "op": x.op, "macs": x.macs, "flops": x.flops, "params": x.params,
-                    "reason": x.reason} if x.known else {"name": x.node, "op": x.op, "reason": x.reason}
-        return {
-            "conventions": c.conventions,
-            "totals": c.totals,
-            "by_scope": [asdict(s) for s in self.layers()[:LIST_LIMIT]],
-            "top": [node(x) for x in c.top],
-            "unknown": [node(x) for x in c.unknown[:LIST_LIMIT]],
-            "unknown_count": len(c.unknown),
-            "by_op_type": c.by_op_type,
-            "per_subgraph": c.per_subgraph,
-            "memory": ({"peak_bytes": c.memory.peak_bytes, "at_node": c.memory.at_node,
-                        "order_used": c.memory.order_used, "complete": c.memory.complete}
-                       if c.memory else None),
-        }
+        """Whole-model figures (the JSON's `totals`, see summary.Totals)."""
+        return self.figures.to_json()
 
     def layers(self) -> list:
-        """Cost per layer: name scopes one level below the scope all ops share (Keras and slim graphs put
-        a layer's ops, batch-norm arithmetic included, under the layer's scope)."""
-        if self.cost is None:
-            return []
-        costs = [x for x in self.cost.nodes if x.graph == self.model.main.name]
-        scopes = [x.scope.split("/") for x in costs if x.scope]
-        common = 0
-        if scopes:
-            for level in zip(*scopes):
-                if len(set(level)) != 1:
-                    break
-                common += 1
-        return cost.roll_up(costs, depth=common + 1)
-
-    def shapes_dict(self) -> Optional[dict]:
-        s = self.shapes
-        if s is None:
-            return None
-        return {"known": s.known, "partial": s.partial, "unknown": s.unknown, "inferred": s.inferred,
-                "unknown_tensors": [asdict(u) for u in s.unknown_tensors[:LIST_LIMIT]],
-                "conflicts": s.conflicts[:LIST_LIMIT], "overridden": s.overridden}
-
-    def compat_dict(self) -> Optional[dict]:
-        if self.compat is None:
-            return None
-        return {**self.compat.to_dict(), **self.compat.details_dict()}
+        """Cost per layer (cost.layers), computed once by the cost analysis."""
+        return self.cost.layers if self.cost is not None else []
 
     def node_dict(self, n) -> dict:
         d = node_dict(self.model.main, n)
@@ -195,10 +128,6 @@ class Report:
             main = self.model.main.name
             self._node_costs = {x.node: x for x in self.cost.nodes if x.graph == main}
         return self._node_costs
-
-
-def _io(x: io_suggest.IOTensor) -> dict:
-    return {"name": x.name, "dtype": x.dtype, "shape": x.shape}
 
 
 def short_input(name: str) -> str:
@@ -226,7 +155,8 @@ def tensor_dict(t) -> dict:
 
 def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict] = None,
                  outputs: Optional[list[str]] = None) -> Report:
-    """Run every analysis once. `input_shapes` fixes unknown input dims (node name -> shape);
+    """Run every analysis once. `diagram`: the report wants its diagram (drawn by the HTML renderer, or by
+    render.diagram.attach for a caller that reads it without rendering). `input_shapes` fixes unknown input dims (node name -> shape);
     `outputs` names the outputs the compatibility check traces back from (default: the suggestion)."""
     shape_stats = None
     if model.format != "tflite":
@@ -252,13 +182,7 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
     warnings = []  # unknown input dims and unfrozen variables are the compatibility section's to say
     if model.format != "tflite" and not io.outputs and model.details.get("model_type") != "weights-manifest":
         warnings.append("no output could be suggested: name the outputs yourself")
-    rep = Report(model=model, io=io, summary=summ, commands=cmds, warnings=warnings, compat=comp,
-                 cost=cost.compute_cost(model, param_counts), shapes=shape_stats, assumed_batch=assumed)
-    if diagram:
-        from .render import diagram as draw
-        keep = None
-        if model.format != "tflite" and io.outputs:
-            outs = [o.name for o in io.outputs]
-            keep = model.main.ancestors(outs) | set(outs)
-        rep.diagram = draw.start(rep, keep=keep)
-    return rep
+    costs = cost.compute_cost(model, param_counts)
+    return Report(model=model, io=io, summary=summ, commands=cmds, figures=summary.totals(summ, costs.totals, assumed),
+                  warnings=warnings, compat=comp, cost=costs, shapes=shape_stats, assumed_batch=assumed,
+                  wants_diagram=diagram)

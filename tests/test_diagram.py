@@ -11,7 +11,7 @@ import pytest
 from conftest import SAMPLES
 from graphreport.readers import tfproto
 from graphreport.readers.detect import load
-from graphreport.render import diagram, svg
+from graphreport.render import attach_diagram, diagram, svg
 from graphreport.render.html import render_html
 from graphreport.report import build_report
 
@@ -109,7 +109,7 @@ def transformer_graphdef(blocks: int = 256) -> bytes:
 def big_report(tmp_path_factory):
     path = tmp_path_factory.mktemp("big") / "transformer.pb"
     path.write_bytes(transformer_graphdef(256))
-    return build_report(load(str(path)))
+    return attach_diagram(build_report(load(str(path))))
 
 
 def _items(rep):
@@ -158,7 +158,7 @@ def test_timeout_of_the_scope_layouts_gives_a_note(monkeypatch):
 
 
 def test_training_graph_draws_inference_subgraph_only():
-    rep = build_report(load(str(SAMPLES / "tf1_training.pb")))
+    rep = attach_diagram(build_report(load(str(SAMPLES / "tf1_training.pb"))))
     names = set(rep.diagram_ids)
     assert "logits" in names and "input" in names
     assert not any(n.startswith(("gradients/", "save/", "Adam")) for n in names)
@@ -169,7 +169,7 @@ def test_training_graph_draws_inference_subgraph_only():
 
 
 def test_small_graph_is_fully_expanded_with_the_static_svg():
-    rep = build_report(load(str(SAMPLES / "tiny_mobilenet.pb")))
+    rep = attach_diagram(build_report(load(str(SAMPLES / "tiny_mobilenet.pb"))))
     data = rep.diagram_data
     assert rep.diagram_svg is not None and data["static"] is True
     containers = [k for k, it in enumerate(data["items"]) if it[0] in (1, 2, 3) and it[5]]

@@ -94,3 +94,13 @@ def test_no_import_circles():
 
 def test_the_rule_registry_imports_no_family():
     assert import_graph()["graphreport.ops.registry"] <= {"graphreport.ops.helpers"}
+
+
+def test_the_report_and_analyses_call_no_renderer():
+    """The report is data filled first and rendered second: report.py and analysis/ import nothing of render/
+    (the diagram is started by the renderer, render/drawing.py)."""
+    g = import_graph()
+    layer = [m for m in g if m == "graphreport.report" or m.startswith("graphreport.analysis")]
+    assert len(layer) > 5
+    for m in layer:
+        assert not {t for t in g[m] if t.startswith("graphreport.render")}, m

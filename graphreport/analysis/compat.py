@@ -112,6 +112,10 @@ class CompatReport:
         return {"outputs": self.outputs, "set_apart": self.set_apart, "notes": self.notes,
                 "custom_ops": self.custom_ops, "unknown_ops": self.unknown_ops}
 
+    def to_json(self) -> dict[str, Any]:
+        """The report JSON's `compatibility`: the verdict, then what it traced and set apart."""
+        return {**self.to_dict(), **self.details_dict()}
+
 
 # ----------------------------------------------------------------------------------------------------------
 # The op table

@@ -7,13 +7,14 @@ conventions below are shown in reports as they are.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 from ..model import DTYPE_SIZES, Graph, Model, Node, num_elements
 from ..opdata import roles as op_roles
 from ..ops.helpers import MAX_VALUE_ELEMENTS, Unknown
 from ..ops.registry import Ctx, lookup, node_ctx
+from . import LIST_LIMIT
 from .memory import MemoryEstimate, peak_activation
 from .shapes import CALL_OPS
 from .params import ParamCount, count_graph
@@ -75,6 +76,13 @@ class NodeCost:
     scope: str = ""
     foldable: bool = False  # every data input is constant(-derived): a graph optimizer would fold it
 
+    def to_json(self) -> dict:
+        """The JSON of an op in the `top` and `unknown` lists."""
+        if self.known:
+            return {"name": self.node, "op": self.op, "macs": self.macs, "flops": self.flops, "params": self.params,
+                    "reason": self.reason}
+        return {"name": self.node, "op": self.op, "reason": self.reason}
+
 
 @dataclass
 class ScopeCost:
@@ -92,7 +100,8 @@ class ScopeCost:
 class CostReport:
     nodes: list[NodeCost] = field(default_factory=list)  # every op node of the main graph
     totals: dict = field(default_factory=dict)  # macs, flops, params, weight_bytes, activation_bytes_peak ...
-    by_scope: list[ScopeCost] = field(default_factory=list)
+    by_scope: list[ScopeCost] = field(default_factory=list)  # every scope, full depth
+    layers: list[ScopeCost] = field(default_factory=list)  # per layer (see `layers`): the JSON's `by_scope`
     top: list[NodeCost] = field(default_factory=list)  # costliest ops by FLOPs
     unknown: list[NodeCost] = field(default_factory=list)
     per_subgraph: dict[str, dict] = field(default_factory=dict)  # graph name -> totals (TFLite subgraphs ...)
@@ -100,6 +109,20 @@ class CostReport:
     by_op_type: dict[str, dict] = field(default_factory=dict)  # op -> {count, macs, flops}
     memory: Optional[MemoryEstimate] = None
     conventions: str = CONVENTIONS
+
+    def to_json(self) -> dict:
+        """The report JSON's `cost` (long lists cut at LIST_LIMIT; `unknown_count` is the full count)."""
+        return {
+            "conventions": self.conventions,
+            "totals": self.totals,
+            "by_scope": [asdict(s) for s in self.layers[:LIST_LIMIT]],
+            "top": [x.to_json() for x in self.top],
+            "unknown": [x.to_json() for x in self.unknown[:LIST_LIMIT]],
+            "unknown_count": len(self.unknown),
+            "by_op_type": self.by_op_type,
+            "per_subgraph": self.per_subgraph,
+            "memory": self.memory.to_json() if self.memory else None,
+        }
 
 
 TOP_N = 10
@@ -294,6 +317,22 @@ def roll_up(costs: list[NodeCost], depth: Optional[int] = None) -> list[ScopeCos
     return sorted(scopes.values(), key=lambda s: (-s.flops, -s.params, s.scope))
 
 
+def layer_depth(costs: list[NodeCost]) -> int:
+    """How many scope components name a layer: one level below the scope all ops share."""
+    common = 0
+    for level in zip(*[x.scope.split("/") for x in costs if x.scope]):
+        if len(set(level)) != 1:
+            break
+        common += 1
+    return common + 1
+
+
+def layers(costs: list[NodeCost]) -> list[ScopeCost]:
+    """Cost per layer: name scopes one level below the scope all ops share (Keras and slim graphs put
+    a layer's ops, batch-norm arithmetic included, under the layer's scope)."""
+    return roll_up(costs, depth=layer_depth(costs))
+
+
 def compute_cost(model: Model, params: Optional[dict[str, ParamCount]] = None) -> CostReport:
     """Cost of every op of every graph; totals, scopes, top and unknown lists for the main graph.
     `params` (graph name -> ParamCount, from analysis.params.count_model) is computed when not given."""
@@ -323,6 +362,7 @@ def compute_cost(model: Model, params: Optional[dict[str, ParamCount]] = None) -
     report.unknown = [c for c in costs if not c.known]
     report.top = sorted((c for c in costs if c.known and c.flops), key=lambda c: -c.flops)[:TOP_N]
     report.by_scope = roll_up(costs)
+    report.layers = layers(costs)
     ops: dict[str, dict] = {}
     for c in costs:
         o = ops.setdefault(c.op, {"count": 0, "macs": 0, "flops": 0, "unknown": 0})

@@ -51,6 +51,9 @@ class IOTensor:
     tensor: str = ""  # full tensor name
     note: str = ""
 
+    def to_json(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, "shape": self.shape}
+
 
 @dataclass
 class IgnoredInput:
@@ -60,6 +63,10 @@ class IgnoredInput:
     suggested_value: Any = None
     dtype: Optional[str] = None
     shape: Optional[list] = None
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "role": self.role, "reason": self.reason, "suggested_value": self.suggested_value,
+                "dtype": self.dtype, "shape": self.shape}
 
 
 @dataclass
@@ -77,6 +84,12 @@ class IOSuggestion:
         for x in (*self.inputs, *self.outputs, *self.ignored_inputs):
             if getattr(x, "shape", None) is not None:
                 x.shape = list(x.shape)
+
+    def to_json(self) -> dict:
+        """The report JSON's I/O keys, in the report's order."""
+        return {"inputs": [x.to_json() for x in self.inputs], "outputs": [x.to_json() for x in self.outputs],
+                "ignored_inputs": [x.to_json() for x in self.ignored_inputs], "set_apart": self.set_apart,
+                "signatures": self.signatures, "has_variables": self.has_variables}
 
 
 SAVER_FUNCTION = re.compile(r"__inference__traced_(save|restore)_\d+")  # TF2 SavedModel save/restore functions

@@ -36,6 +36,11 @@ class MemoryEstimate:
     tensors_counted: int = 0
     live_at_peak: list[tuple[str, int]] = field(default_factory=list)  # largest buffers live at the peak
 
+    def to_json(self) -> dict:
+        """The report JSON's `cost.memory`."""
+        return {"peak_bytes": self.peak_bytes, "at_node": self.at_node, "order_used": self.order_used,
+                "complete": self.complete}
+
 
 def tensor_bytes(t) -> Optional[int]:
     n = num_elements(t.shape)

@@ -19,10 +19,11 @@ Rules:
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from ..errors import UsageError
+from . import LIST_LIMIT
 from ..model import FLOAT_DTYPES, Graph, Model, Node, Tensor, split_tensor_name
 from ..opdata import roles as op_roles
 from ..ops.helpers import MAX_VALUE_ELEMENTS, ShapeError, Unknown, known, merge_shapes, num_elements
@@ -59,6 +60,12 @@ class ShapeStats:
     @property
     def total(self) -> int:
         return self.known + self.partial + self.unknown
+
+    def to_json(self) -> dict:
+        """The report JSON's `shapes` (long lists cut at LIST_LIMIT)."""
+        return {"known": self.known, "partial": self.partial, "unknown": self.unknown, "inferred": self.inferred,
+                "unknown_tensors": [asdict(u) for u in self.unknown_tensors[:LIST_LIMIT]],
+                "conflicts": self.conflicts[:LIST_LIMIT], "overridden": self.overridden}
 
 
 def topological_order(g: Graph) -> tuple[list[Node], list[str]]:

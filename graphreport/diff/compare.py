@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .. import __version__
+from ..analysis.cost import layer_depth
 from ..model import split_tensor_name
 from ..shapespec import format_shape
 from .matching import Matching, attrs_key, match_graphs
@@ -231,16 +232,12 @@ def _scope_table(report) -> tuple[dict[str, dict], dict[str, str], list[str]]:
         table = {x.node: {"params": x.params, "flops": x.flops if x.known else None,
                           "unknown": 0 if x.known else 1, "nodes": 1} for x in costs}
         return table, {x.node: x.node for x in costs}, [x.node for x in costs]
-    common = 0
-    for level in zip(*scoped):  # the same depth Report.layers() rolls up at
-        if len(set(level)) != 1:
-            break
-        common += 1
+    depth = layer_depth(costs)  # the depth Report.layers() rolls up at
     table = {s.scope: {"params": s.params, "flops": s.flops if not s.unknown else None, "unknown": s.unknown,
                        "nodes": s.nodes} for s in report.layers()}
     key_of, order = {}, []
     for x in costs:
-        key = "/".join(x.scope.split("/")[:common + 1]) if x.scope else ""
+        key = "/".join(x.scope.split("/")[:depth]) if x.scope else ""
         key = key or "(root)"
         if key not in table:
             continue

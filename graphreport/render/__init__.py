@@ -1,4 +1,5 @@
 """Renderers read only the Report. `render(report, fmt)` picks one."""
+from .drawing import attach_diagram  # noqa: F401  (the diagram started for a report, see drawing.py)
 from .text import figure_text, human_bytes  # noqa: F401  (the figures as text, shared by the renderers)
 
 

@@ -14,6 +14,7 @@ from ..readers.registry import display_names
 from ..render.charts import _si, bar_chart
 from ..render.jsonout import compact_json
 from ..shapespec import compact_shape, format_shape
+from .drawing import attach_diagram
 from .text import figure_text, human_bytes
 
 FORMAT_NAMES = display_names()  # format -> how reports name it, from the readers' registry
@@ -198,6 +199,7 @@ def render_html(report) -> str:
 
 def render_html_parts(report):
     """The page as the template's pieces in order (written one by one, never joined into one string)."""
+    attach_diagram(report)  # Graphviz runs in the background while the rest of the page is made
     data = report.to_dict(nodes=False)  # the nodes go into the page's JSON a batch at a time (compact_json)
     layers = report.layers()
     js = _read("report.js")
