@@ -126,6 +126,7 @@ class Graph:
     kind: str = "main"  # main | function | subgraph
     consts_are_weights: bool = False  # every constant is a learned weight (Keras layers), scalars included
     dialect: str = "tf"  # whose op names the nodes carry: "tf" ops, "tflite" builtins, "keras" layer classes
+    fused_names: bool = False  # a node's name joins the names of the ops fused into it with ';' (TFLite)
 
     _by_name: dict = field(default_factory=dict, repr=False, compare=False)
     _by_name_of: int = field(default=-1, repr=False, compare=False)  # len(nodes) when _by_name was built
@@ -235,9 +236,18 @@ class Model:
     variables: list[Variable] = field(default_factory=list)  # from a checkpoint, when read
     warnings: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # format-specific facts worth showing
-    # What the file itself says, set by its reader: analyses test these (and Graph.dialect,
-    # Graph.consts_are_weights), never the format's name.
+    # What the file itself says, set by its reader: analyses and renderers test these (and Graph.dialect,
+    # Graph.consts_are_weights), never the format's name (Model.format is for display and for the converter).
     execution_order_is_file_order: bool = False  # nodes are stored in the order they run (TFLite operators)
+    stores_shapes: bool = False  # every tensor's shape is fixed in the file (TFLite): no inference, no --input-shape
+    declares_io: bool = False  # the file declares its inputs and outputs and holds nothing else (TFLite): no output
+    #                            to suggest, no training part to leave out of the diagram
+    lists_tensors: bool = False  # the file has a tensor table of its own (TFLite): the report lists it
+    has_architecture: bool = True  # False: weights only, no graph to judge (a TF.js weights manifest)
+    variables_freeze_on_conversion: bool = False  # its converter freezes variables into constants (SavedModel,
+    #                                               Keras, TF.js): a variable op is no blocker
+    legacy_placeholder_shapes: bool = False  # a GraphDef of producer version <= 21 (or none): a scalar Placeholder
+    #                                          shape attribute means "unknown shape" there
 
     _graphs_by_name: dict = field(default_factory=dict, repr=False, compare=False)
     _graphs_of: int = field(default=-1, repr=False, compare=False)  # len(graphs) when indexed

@@ -92,7 +92,7 @@ class Report:
             "shapes": self.shapes.to_json() if self.shapes is not None else None,
             "compatibility": self.compat.to_json() if self.compat is not None else None,
             "nodes": [self.node_dict(n) for n in g.nodes] if nodes else None,
-            "tensors": [tensor_dict(g.tensors[k]) for k in g.tensors] if m.format == "tflite" else [],
+            "tensors": [tensor_dict(g.tensors[k]) for k in g.tensors] if m.lists_tensors else [],
             "subgraphs": [{"name": sg.name, "kind": sg.kind, "nodes": len(sg.nodes)} for sg in m.graphs],
             "functions": m.details.get("functions", []),
             "signatures_declared": len(m.signatures),
@@ -159,7 +159,7 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
     render.diagram.attach for a caller that reads it without rendering). `input_shapes` fixes unknown input dims (node name -> shape);
     `outputs` names the outputs the compatibility check traces back from (default: the suggestion)."""
     shape_stats = None
-    if model.format != "tflite":
+    if not model.stores_shapes:
         if input_shapes and "" in input_shapes:  # a bare --input-shape: the shape of the only input
             input_shapes = name_bare_shape(input_shapes, [x.name for x in io_suggest.suggest(model).inputs])
         shape_stats = shapes.infer_shapes(model, input_shapes)
@@ -180,7 +180,7 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
     param_counts = params.count_model(model)
     summ = summary.summarize(model, param_counts.get(model.main.name))
     warnings = []  # unknown input dims and unfrozen variables are the compatibility section's to say
-    if model.format != "tflite" and not io.outputs and model.details.get("model_type") != "weights-manifest":
+    if not model.declares_io and not io.outputs and model.has_architecture:
         warnings.append("no output could be suggested: name the outputs yourself")
     costs = cost.compute_cost(model, param_counts)
     return Report(model=model, io=io, summary=summ, commands=cmds, figures=summary.totals(summ, costs.totals, assumed),

@@ -56,3 +56,27 @@ def test_convert_detects_through_the_registry():
         pytest.skip("sample missing")
     assert source_detect(str(text)) == ("savedmodel", str(text), "")
     assert source_detect(str(text / "saved_model.pbtxt")) == ("savedmodel", str(text), "")
+
+
+def test_no_format_name_tests_outside_the_readers():
+    """What a format does differently is a capability its reader sets on the model (Model.stores_shapes,
+    declares_io, lists_tensors, has_architecture, variables_freeze_on_conversion, legacy_placeholder_shapes,
+    execution_order_is_file_order; Graph.dialect, consts_are_weights, fused_names): the analyses and renderers
+    never test a format's name. The readers, the converter (which picks its route by the source's format) and
+    the conversion commands' table (analysis/commands.BY_FORMAT) are where format names belong."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "graphreport"
+    names = "tflite|keras|savedmodel|tfjs|graphdef|checkpoint|metagraph|h5"
+    test = re.compile(rf"\.format\s*(==|!=|in\b|not in\b)|\b(fmt|model_format)\s*(==|!=|in|not in)\s*\(?\s*\"({names})\""
+                      r"|model_type|\"weights-manifest\"")
+    found = []
+    for p in sorted(root.rglob("*.py")):
+        rel = p.relative_to(root).as_posix()
+        if rel.startswith(("readers/", "convert/")):
+            continue
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+            if test.search(line):
+                found.append(f"{rel}:{i}: {line.strip()}")
+    assert not found, "\n".join(found)

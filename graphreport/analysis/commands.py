@@ -85,41 +85,61 @@ def keras_commands(path: str, stem: str) -> list[dict]:
     ]
 
 
+def _tfjs_commands(path: str, sug: IOSuggestion) -> list[dict]:
+    base = os.path.basename(path)
+    stem = os.path.splitext(base)[0]
+    folder = os.path.basename(os.path.dirname(os.path.abspath(path))) if base == "model.json" else ""
+    rel, stem = (f"{folder}/model.json", folder) if folder else (base, stem)
+    return [{"title": "Back to Keras (layers models)", "language": "shell",
+             "code": f"tensorflowjs_converter --input_format=tfjs_layers_model --output_format=keras "
+                     f"{shlex.quote(rel)} {shlex.quote(stem + '.h5')}",
+             "note": "A TF.js graph model has no standard way back to TensorFlow; convert from the "
+                     "model it was made from."}]
+
+
+def _tflite_commands(path: str, sug: IOSuggestion) -> list[dict]:
+    code = "\n".join([
+        "import numpy as np, tensorflow as tf",
+        f"interpreter = tf.lite.Interpreter(model_path={os.path.basename(path)!r})",
+        "interpreter.allocate_tensors()",
+        "for d in interpreter.get_input_details():",
+        "    interpreter.set_tensor(d['index'], np.zeros(d['shape'], d['dtype']))",
+        "interpreter.invoke()",
+        "print([interpreter.get_tensor(d['index']).shape for d in interpreter.get_output_details()])",
+    ])
+    return [{"title": "Run it in the TFLite interpreter", "language": "python", "code": code, "note": ""}]
+
+
+# The commands are those of the converter that reads the file's format (Model.format, the registry's name):
+# one builder per format; None from a builder, or a format without one, gets the GraphDef commands.
+BY_FORMAT = {
+    "savedmodel": lambda path, sug: savedmodel_commands(path, sug) if sug.signature else None,
+    "keras": lambda path, sug: keras_commands(path, os.path.splitext(os.path.basename(path))[0]),
+    "tfjs": _tfjs_commands,
+    "tflite": _tflite_commands,
+    "checkpoint": lambda path, sug: graph_commands(path, sug, checkpoint=True),
+}
+
+
 def build_commands(model_format: str, path: str, sug: IOSuggestion) -> list[dict]:
     """A list of {title, language, code, note} entries."""
-    if model_format == "savedmodel" and sug.signature:
-        return savedmodel_commands(path, sug)
+    special = BY_FORMAT.get(model_format)
+    cmds = special(path, sug) if special is not None else None
+    return cmds if cmds is not None else graph_commands(path, sug)
+
+
+def graph_commands(path: str, sug: IOSuggestion, checkpoint: bool = False) -> list[dict]:
+    """Freeze (when the graph holds variables, or `checkpoint`: path is a checkpoint's .meta file) and
+    convert a GraphDef."""
     base = os.path.basename(path)
     stem = os.path.splitext(base)[0]
     q = shlex.quote
     cmds: list[dict] = []
     ckpt_prefix = None
-    if model_format == "checkpoint":  # path is the checkpoint's .meta file
+    if checkpoint:
         ckpt_prefix = base[: -len(".meta")] if base.endswith(".meta") else base
         stem = ckpt_prefix[: -len(".ckpt")] if ckpt_prefix.endswith(".ckpt") else ckpt_prefix
         stem = stem.split(".ckpt-")[0] if ".ckpt-" in stem else stem
-    if model_format == "keras":
-        return keras_commands(path, stem)
-    if model_format == "tfjs":
-        folder = os.path.basename(os.path.dirname(os.path.abspath(path))) if base == "model.json" else ""
-        rel, stem = (f"{folder}/model.json", folder) if folder else (base, stem)
-        return [{"title": "Back to Keras (layers models)", "language": "shell",
-                 "code": f"tensorflowjs_converter --input_format=tfjs_layers_model --output_format=keras "
-                         f"{shlex.quote(rel)} {shlex.quote(stem + '.h5')}",
-                 "note": "A TF.js graph model has no standard way back to TensorFlow; convert from the "
-                         "model it was made from."}]
-    if model_format == "tflite":
-        code = "\n".join([
-            "import numpy as np, tensorflow as tf",
-            f"interpreter = tf.lite.Interpreter(model_path={base!r})",
-            "interpreter.allocate_tensors()",
-            "for d in interpreter.get_input_details():",
-            "    interpreter.set_tensor(d['index'], np.zeros(d['shape'], d['dtype']))",
-            "interpreter.invoke()",
-            "print([interpreter.get_tensor(d['index']).shape for d in interpreter.get_output_details()])",
-        ])
-        cmds.append({"title": "Run it in the TFLite interpreter", "language": "python", "code": code, "note": ""})
-        return cmds
     ins = [i.name for i in sug.inputs]
     outs = [o.name for o in sug.outputs]
     shapes = {}

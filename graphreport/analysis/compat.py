@@ -453,14 +453,15 @@ def fusions(g: Graph, names: list[str], folded: set[str], cons: dict[str, list[s
     return out
 
 
-def classify_tf_node(g: Graph, node: Node, fmt: str, cons: dict[str, list[str]]) -> NodeCompat:
+def classify_tf_node(g: Graph, node: Node, variables_freeze: bool, cons: dict[str, list[str]]) -> NodeCompat:
+    """`variables_freeze`: the model's converter freezes its variables (Model.variables_freeze_on_conversion)."""
     op = node.op
     if op in PLACEHOLDERS:
         return NodeCompat(node.name, op, "input", "ok", "a model input")
     if op in op_roles.CONTROL_ANCHORS:
         return NodeCompat(node.name, op, "removed", "ok", "control-dependency anchor: the converter drops it")
     if op in VARIABLE_OPS:
-        if fmt in ("savedmodel", "keras", "tfjs"):
+        if variables_freeze:
             return NodeCompat(node.name, op, "folded", "ok", "variable: the converter freezes it into a constant")
         return NodeCompat(node.name, op, "unsupported", "blocker",
                           "a variable in a graph meant to be frozen: from_frozen_graph refuses it "
@@ -547,7 +548,7 @@ def _graph_warnings(g: Graph, model: Model, relevant: list[str], folded: set[str
                      "string processing usually needs Flex, or doing it outside the model")
     # variables left in a frozen graph
     var_nodes = [n for n in nodes if n.op in VARIABLE_OPS]
-    if var_nodes and model.format not in ("savedmodel", "keras", "tfjs"):
+    if var_nodes and not model.variables_freeze_on_conversion:
         kinds = sorted({n.op for n in var_nodes})
         w.append(f"the graph still holds {len(var_nodes)} variable op(s) ({', '.join(kinds)}): it is not frozen; "
                  "freeze it with its checkpoint (convert_variables_to_constants) before converting")
@@ -600,7 +601,7 @@ def _check_tf(model: Model, outputs: Optional[list[str]], suggestion=None) -> Co
     if suggestion is None:
         suggestion = io_suggest.suggest(model)
     out.outputs = _resolve_outputs(g, suggestion, outputs)
-    if model.details.get("model_type") == "weights-manifest":
+    if not model.has_architecture:
         out.verdict = ("Not judged: the file holds weights but no architecture (it lives in JavaScript code); "
                        "check the model it belongs to.")
         return out
@@ -628,7 +629,7 @@ def _check_tf(model: Model, outputs: Optional[list[str]], suggestion=None) -> Co
                 out.nodes[name] = NodeCompat(name, node.op, "folded", "ok",
                                              "computes a constant: the converter folds it")
             continue
-        out.nodes[name] = classify_tf_node(g, node, model.format, cons)
+        out.nodes[name] = classify_tf_node(g, node, model.variables_freeze_on_conversion, cons)
     # function bodies (SavedModel / control flow v2), when the reader expanded them
     by_name = {gr.name: gr for gr in model.graphs[1:]}
     seen_fn: set[str] = set()
@@ -645,7 +646,8 @@ def _check_tf(model: Model, outputs: Optional[list[str]], suggestion=None) -> Co
         for node in fg.op_nodes():
             if node.op in ("_Arg", "_Retval", "Const", "NoOp") or node.op in PLACEHOLDERS:
                 continue
-            out.nodes[f"{fname}/{node.name}"] = classify_tf_node(fg, node, model.format, fcons)
+            out.nodes[f"{fname}/{node.name}"] = classify_tf_node(fg, node, model.variables_freeze_on_conversion,
+                                                                 fcons)
             todo.extend(node.calls)
             todo.extend(v["func"] for v in node.attrs.values() if isinstance(v, dict) and "func" in v)
     if apart_on_path:

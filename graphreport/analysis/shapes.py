@@ -446,17 +446,6 @@ class _Session:
         return out
 
 
-def _legacy_graphdef(model: Model) -> bool:
-    """A GraphDef without a producer version, or with one <= 21."""
-    if model.format not in ("graphdef", "metagraph", "checkpoint"):
-        return False
-    v = model.format_version
-    try:
-        return v is None or int(v) <= 21
-    except ValueError:
-        return False
-
-
 def batch_one(model: Model, inputs: list[str], input_shapes: Optional[dict] = None) -> dict[str, list]:
     """The inputs whose only unknown dimension is the first (the batch), with it set to 1: figures are per
     example. Inputs the user fixed (`input_shapes`) and any other unknown dimension are left alone."""
@@ -481,7 +470,7 @@ def infer_shapes(model: Model, input_shapes: Optional[dict] = None) -> ShapeStat
     if not model.graphs:
         return stats
     overrides = resolve_input_shapes(model.main, input_shapes)
-    session = _Session(stats, user_fixed=bool(overrides), legacy_scalar_placeholders=_legacy_graphdef(model))
+    session = _Session(stats, user_fixed=bool(overrides), legacy_scalar_placeholders=model.legacy_placeholder_shapes)
     for g in model.graphs:
         if g.name in session.walked:
             continue

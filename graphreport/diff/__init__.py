@@ -11,7 +11,7 @@ def diff_models(old_path: str, new_path: str, input_shapes=None, debug: bool = F
     reports = []
     for path in (old_path, new_path):
         model = load_model(path, debug)
-        shapes = input_shapes if input_shapes and model.format != "tflite" else None
+        shapes = input_shapes if input_shapes and not model.stores_shapes else None
         reports.append(build_report(model, diagram=False, input_shapes=shapes))
     return compare(*reports)
 

@@ -343,6 +343,7 @@ def model_from_graphdef(msg, path: str, file_size: int, fmt: str = "graphdef") -
     if producer:
         model.producer = f"GraphDef producer version {producer}"
         model.format_version = str(producer)
+    model.legacy_placeholder_shapes = not producer or producer <= 21
     for f in msg.library.function:
         model.functions.append(f.signature.name)
     model.details["functions"] = [

@@ -86,7 +86,8 @@ def build_model(config, path: str, file_size: int, fmt: str, warnings: list[str]
         g = b.build()
     except RecursionError:
         raise BadModelError("the model config is nested too deeply", path) from None
-    model = Model(format=fmt, path=path, file_size=file_size, graphs=[g], warnings=warnings)
+    model = Model(format=fmt, path=path, file_size=file_size, graphs=[g], warnings=warnings,
+                  variables_freeze_on_conversion=True)
     model.details.update({
         "model_class": root.cls, "model_name": root.local,
         "layers": sum(1 for n in g.nodes), "custom_layers": ctx.custom, "code_layers": ctx.code_layers,

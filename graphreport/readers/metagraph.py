@@ -178,6 +178,7 @@ def read(path: str) -> Model:
         model.producer = f"GraphDef producer version {producer}"
     if producer:
         model.format_version = str(producer)
+    model.legacy_placeholder_shapes = not producer or producer <= 21
     model.functions = sorted(library)
     model.details["functions"] = [
         {"name": f.signature.name, "nodes": len(f.node_def),

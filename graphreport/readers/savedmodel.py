@@ -243,7 +243,8 @@ def model_from_saved_model(sm, pb: str, path: str) -> Model:
     if serving is not None:
         g.inputs = [t.name for t in serving.inputs.values()]
         g.outputs = [t.name for t in serving.outputs.values()]
-    model = Model(format=FORMAT, path=path.rstrip("/") or path, file_size=0, graphs=[g])
+    model = Model(format=FORMAT, path=path.rstrip("/") or path, file_size=0, graphs=[g],
+                  variables_freeze_on_conversion=True)
     # graphs of the functions named by attributes (If/While ...) or left unexpanded
     model.graphs.extend(inl.function_graphs(library, warnings))
 

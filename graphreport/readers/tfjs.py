@@ -500,6 +500,8 @@ def read(path: str) -> Model:
     else:
         model = _layers_model(path, topology, weights, size, warnings)
     model.format_version = fmt
+    model.variables_freeze_on_conversion = True  # the TF.js converter took them from a SavedModel or Keras file
+    model.legacy_placeholder_shapes = False  # written by the TF.js converter, whatever version it records
     gen, conv = data.get("generatedBy"), data.get("convertedBy")
     model.producer = " / ".join(str(x) for x in (conv, gen) if isinstance(x, str) and x) or "TensorFlow.js"
     quant: dict[str, int] = {}
@@ -547,7 +549,8 @@ def _weights_manifest(path: str, manifest, folder: str, json_size: int, data: Op
                             attrs={"dtype": w.dtype, "shape": list(w.shape), "stored_dtype": w.stored_dtype,
                                    "group": w.group + 1}))
     model = Model(format="tfjs", path=path, file_size=json_size + shards.total_bytes, graphs=[g],
-                  producer="TensorFlow.js weights manifest", format_version="weights-manifest")
+                  producer="TensorFlow.js weights manifest", format_version="weights-manifest",
+                  has_architecture=False, variables_freeze_on_conversion=True)
     model.warnings = [MANIFEST_NOTE + f" ({len(weights)} weights in {len(groups)} group(s))."] + warnings
     quant: dict[str, int] = {}
     for w in weights:

@@ -245,6 +245,8 @@ class _Reader:
         model = Model(format="tflite", path=self.path, file_size=buf.size)
         model.format_version = str(root.scalar(M_VERSION, "I"))
         model.execution_order_is_file_order = True  # operators are listed in execution order
+        model.stores_shapes = model.declares_io = model.lists_tensors = True  # a converted model: tensors, shapes
+        # and inputs/outputs are fixed by the converter, and nothing but the inference graph is kept
         model.producer = root.string(M_DESCRIPTION) or None
         self.opcodes = [self._opcode(oc) for oc in root.tables(M_OPCODES, "operator code")]
         self.buffers = [self._buffer(b) for b in root.tables(M_BUFFERS, "buffer")]
@@ -305,7 +307,8 @@ class _Reader:
         return self.buffers[index]
 
     def _graph(self, gi: int, sg: Table) -> Graph:
-        g = Graph(name=self.graph_names[gi], kind="main" if gi == 0 else "subgraph", dialect="tflite")
+        g = Graph(name=self.graph_names[gi], kind="main" if gi == 0 else "subgraph", dialect="tflite",
+                  fused_names=True)
         label = "tensor" if gi == 0 else f"subgraph {gi} tensor"
         raw = sg.tables(SG_TENSORS, label)
         keys = _unique_keys([t.string(T_NAME) for t in raw])

@@ -75,10 +75,10 @@ class Diagram:
     data: Optional[dict]
 
 
-def display_path(name: str, fmt: str) -> list[str]:
-    """Name scope components of a node: TFLite names join the names of fused TF ops with ';' (the first is
-    the op's own); a trailing '/' or empty components are dropped."""
-    if fmt == "tflite":
+def display_path(name: str, fused: bool) -> list[str]:
+    """Name scope components of a node; `fused` (Graph.fused_names, TFLite): a name joins the names of fused
+    TF ops with ';' and the first is the op's own. A trailing '/' or empty components are dropped."""
+    if fused:
         name = name.split(";", 1)[0]
     return [c for c in name.split("/") if c] or [name]
 
@@ -128,8 +128,8 @@ class Builder:
         return len(self.items) - 1
 
     def build_tree(self):
-        fmt = self.model.format
-        paths = [display_path(n.name, fmt) for n in self.ops]
+        fused = self.g.fused_names
+        paths = [display_path(n.name, fused) for n in self.ops]
         # the scope every op shares (the model's own name) is not drawn as a box
         common = 0
         scoped = [p for p in paths if len(p) > 1]
@@ -371,7 +371,7 @@ class Builder:
     def figures(self):
         costs = self.report.node_costs()
         compat = self.report.compat.nodes if self.report.compat else {}
-        fmt = self.model.format
+        fused = self.g.fused_names
         by_path: dict[tuple, int] = {}
         for path, k in self.scope_of_path.items():
             if self.items[k].kind != -1:
@@ -388,7 +388,7 @@ class Builder:
             c = costs.get(n.name)
             if c is None or (not c.params and not c.flops):
                 continue
-            p = tuple(display_path(n.name, fmt)[common_len:-1])
+            p = tuple(display_path(n.name, fused)[common_len:-1])
             while p and p not in by_path:
                 p = p[:-1]
             extra.setdefault(by_path.get(p, self.root), []).append(c)

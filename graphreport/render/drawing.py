@@ -15,7 +15,7 @@ def attach_diagram(report):
 
     model, outs = report.model, [o.name for o in report.io.outputs]
     keep = None
-    if model.format != "tflite" and outs:
+    if not model.declares_io and outs:
         keep = model.main.ancestors(outs) | set(outs)
     report.diagram = start(report, keep=keep)
     return report
