@@ -79,4 +79,8 @@ def test_no_format_name_tests_outside_the_readers():
         for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
             if test.search(line):
                 found.append(f"{rel}:{i}: {line.strip()}")
+    for p in sorted((root / "templates").glob("*.j2")):  # the page's words come from render/html.page_words
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"\bformat\s*(==|!=)", line):
+                found.append(f"templates/{p.name}:{i}: {line.strip()[:100]}")
     assert not found, "\n".join(found)

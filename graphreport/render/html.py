@@ -193,6 +193,13 @@ class _Once:
         return text
 
 
+def page_words(report) -> dict:
+    """What the page says differently for a converted model (a TFLite file: its inputs and outputs are fixed,
+    its nodes are operators, each judged by its builtin), from the model's capabilities."""
+    converted = report.model.declares_io
+    return {"converted": converted, "nodes_word": "operators" if report.model.main.dialect == "tflite" else "nodes"}
+
+
 def render_html(report) -> str:
     return "".join(render_html_parts(report))
 
@@ -218,6 +225,6 @@ def render_html_parts(report):
             report, {**data, "diagram": report.diagram_data} if report.diagram_data else data, script_safe)),
         diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
         has_diagram_data=bool(report.diagram_data),
-        diagram_note=report.diagram_note, format_names=FORMAT_NAMES,
+        diagram_note=report.diagram_note, format_names=FORMAT_NAMES, page=page_words(report),
         batch_note=" (batch 1)" if report.assumed_batch else "",
     )
