@@ -145,23 +145,6 @@ def report_folder(root: str, out_dir: str, jobs: Optional[int] = None, diagram: 
     from .fileio import write_atomic
     write_atomic(os.path.join(out_dir, "index.json"), json.dumps(index, indent=1, ensure_ascii=False) + "\n")
     html_path = os.path.join(out_dir, "index.html")
+    from .render.index_html import render_index
     write_atomic(html_path, render_index(index))
     return done, html_path
-
-
-def render_index(index: dict) -> str:
-    from markupsafe import Markup
-
-    from .render import figure_text
-    from .render.charts import _si
-    from .render.html import FORMAT_NAMES, _env, _read, script_json
-
-    from urllib.parse import quote
-
-    env = _env()
-    env.filters["href"] = lambda rel: "./" + quote(rel)  # never read as a scheme (a file called javascript:x)
-    env.globals["fig"] = lambda row, key: (
-        "" if row.get("error") else figure_text({key: row.get(key), "at_least": row.get("at_least") or {}}, key,
-                                                (lambda v: f"{v:,}") if key == "params" else _si))
-    return env.get_template("index.html.j2").render(
-        index=index, format_names=FORMAT_NAMES, css=Markup(_read("diff.css")), data_json=Markup(script_json(index)))
