@@ -25,6 +25,22 @@ SCHEMA_VERSION = 4
 
 
 @dataclass
+class Verification:
+    """`graphreport convert --report`: the converted model run against its source (convert/run.py)."""
+    verified_on: Optional[str]  # what the samples were (None: not verified)
+    mode: str  # the quantization mode
+    sizes: dict  # source, frozen_graph, output: bytes
+    rows: Optional[list[dict]]  # per output: errors, cosine, top-1 agreement (convert/verify.py)
+    source: str  # the path converted
+    calibration: Optional[str]  # what int8 calibration ran on
+
+    def to_json(self) -> dict:
+        """The report JSON's `verification`."""
+        return {"verified_on": self.verified_on, "mode": self.mode, "sizes": self.sizes, "rows": self.rows,
+                "source": self.source, "calibration": self.calibration}
+
+
+@dataclass
 class Report:
     """The analyses' sections, each a dataclass with its JSON form (`to_json`), and the model they describe.
     Renderers read only this; nothing here renders (the diagram is drawn by render/diagram.py)."""
@@ -37,7 +53,7 @@ class Report:
     cost: Optional[cost.CostReport] = None
     shapes: Optional[shapes.ShapeStats] = None
     warnings: list[str] = field(default_factory=list)
-    verification: Optional[dict] = None  # set by `graphreport convert --report`: source vs converted figures
+    verification: Optional[Verification] = None  # set by `graphreport convert --report`
     assumed_batch: dict[str, list] = field(default_factory=dict)  # input -> the shape the figures assume
     wants_diagram: bool = False  # the renderer draws the diagram (render/diagram.attach) when it is wanted
     # the diagram (render/diagram.py): a Diagram, or a Pending one whose Graphviz runs are still going on in
@@ -98,7 +114,7 @@ class Report:
             "signatures_declared": len(m.signatures),
             "metadata": m.metadata,
             "warnings": self.warnings + m.warnings,
-            **({"verification": self.verification} if self.verification is not None else {}),
+            **({"verification": self.verification.to_json()} if self.verification is not None else {}),
         }
 
     def totals(self) -> dict:

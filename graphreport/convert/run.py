@@ -303,9 +303,11 @@ def _to_tflite(tf, plan, prepared, args, console, out, sizes, result) -> int:
         result["tflite_io_dtypes"] = {"inputs": io_dtypes[0], "outputs": io_dtypes[1]}
     _maybe_json(args, result)
     if args.report:
-        _write_report(out, args.report, {"verified_on": result["verified_on"], "mode": args.quantize,
-                                         "sizes": sizes, "rows": rows, "source": args.model,
-                                         "calibration": calib_kind}, console)
+        from ..report import Verification
+
+        _write_report(out, args.report, Verification(verified_on=result["verified_on"], mode=args.quantize,
+                                                     sizes=sizes, rows=rows, source=args.model,
+                                                     calibration=calib_kind), console)
     _print_summary(out, args, sizes, rows, what, flex, plan)
     return 0
 
@@ -320,7 +322,8 @@ def _tflite_ops(path: str, data: bytes) -> dict:
         return {}
 
 
-def _write_report(path: str, report_path: str, verification: Optional[dict], console: Console) -> None:
+def _write_report(path: str, report_path: str, verification, console: Console) -> None:
+    """`verification`: a report.Verification, or None."""
     from ..readers.detect import load
     from ..report import build_report
 
