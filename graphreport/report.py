@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from . import __version__
-from .analysis import LIST_LIMIT  # noqa: F401  (where the JSON cuts long lists; kept importable from here)
 from .analysis import commands, compat, cost, io_suggest, params, shapes, summary
 from .model import Model, split_tensor_name
 from .shapespec import name_bare_shape

@@ -84,7 +84,7 @@ class NodeCost:
         return {"name": self.node, "op": self.op, "reason": self.reason}
 
 
-@dataclass
+@dataclass(slots=True)
 class ScopeCost:
     scope: str
     nodes: int = 0
