@@ -54,7 +54,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     verification: Optional[Verification] = None  # set by `graphreport convert --report`
     assumed_batch: dict[str, list] = field(default_factory=dict)  # input -> the shape the figures assume
-    wants_diagram: bool = False  # the renderer draws the diagram (render/diagram.attach) when it is wanted
+    wants_diagram: bool = False  # the renderer draws the diagram (render/drawing.attach_diagram) when True
     # the diagram (render/diagram.py): a Diagram, or a Pending one whose Graphviz runs are still going on in
     # the background (a renderer does the rest of the page meanwhile); the diagram_* properties wait for it
     diagram: Any = field(default=None, repr=False, compare=False)
