@@ -6,7 +6,6 @@ import re
 import struct
 import sys
 
-from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
 from ..errors import BadModelError, LimitError
@@ -31,10 +30,10 @@ def parse_graphdef(data: bytes, path: str):
     msg = tfproto.GraphDef()
     try:
         if looks_like_text(data):
-            text_format.Parse(data.decode("utf-8", errors="replace"), msg)
+            tfproto.parse_text(data, msg)
         else:
             msg.ParseFromString(data)
-    except (DecodeError, text_format.ParseError, RecursionError, ValueError) as e:
+    except (DecodeError, RecursionError, ValueError) as e:
         raise BadModelError(f"not a TensorFlow GraphDef ({_one_line(e)})", path) from None
     if not msg.node and not msg.library.function:
         raise BadModelError("not a TensorFlow GraphDef: it parses but holds no nodes", path)
