@@ -12,7 +12,7 @@ from ..errors import BadModelError, LimitError
 from ..model import DTYPE_SIZES, ConstData, Graph, Model, Node, SmallValue, Tensor, num_elements, split_tensor_name
 from ..opdata import roles as op_roles
 from . import tfproto
-from .files import read_bytes
+from .files import map_bytes, unmap
 from .tfproto import dtype_name
 
 MAX_OUTPUTS = 100_000  # an input naming `node:999999999` must not make a billion tensors
@@ -32,7 +32,8 @@ def parse_graphdef(data: bytes, path: str):
         if looks_like_text(data):
             tfproto.parse_text(data, msg)
         else:
-            msg.ParseFromString(data)
+            with memoryview(data) as view:  # bytes or a mapped file
+                msg.ParseFromString(view)
     except (DecodeError, RecursionError, ValueError) as e:
         raise BadModelError(f"not a TensorFlow GraphDef ({_one_line(e)})", path) from None
     if not msg.node and not msg.library.function:
@@ -54,8 +55,9 @@ def shape_of(shape_proto) -> list | None:
 
 
 def _tensor_nbytes(t) -> int:
-    if t.tensor_content:
-        return len(t.tensor_content)
+    content = t.tensor_content  # each read of a bytes field copies it (95 MB of weights in InceptionV3): once
+    if content:
+        return len(content)
     n = num_elements(shape_of(t.tensor_shape)) or 0
     size = DTYPE_SIZES.get(dtype_name(t.dtype) or "", 0)
     if dtype_name(t.dtype) == "string":
@@ -367,7 +369,10 @@ def match(path: str, head: bytes) -> bool:
 
 def read_file(path: str) -> Model:
     check_size(path, os.path.getsize(path))  # over protobuf's limit: say so before reading it
-    data = read_bytes(path)
-    if not data:
-        raise BadModelError("the file is empty", path)
-    return read(path, data)
+    data = map_bytes(path)
+    try:
+        if not data:
+            raise BadModelError("the file is empty", path)
+        return read(path, data)
+    finally:
+        unmap(data)

@@ -252,6 +252,7 @@ def parse_text(data: bytes, msg, allow_unknown_field: bool = False) -> None:
     from google.protobuf import text_format
 
     try:
-        text_format.Parse(data.decode("utf-8", errors="replace"), msg, allow_unknown_field=allow_unknown_field)
+        text = bytes(data).decode("utf-8", errors="replace")  # bytes or a mapped file
+        text_format.Parse(text, msg, allow_unknown_field=allow_unknown_field)
     except text_format.ParseError as e:
         raise ValueError(str(e)) from None
