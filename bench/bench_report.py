@@ -11,9 +11,11 @@ weights=None) and MediaPipe's pose_landmark_full.tflite (tests/thirdparty.py: fr
   `ai_edge_model_explorer_adapter`: ConvertGraphDefDirectlyToJson / ConvertFlatbufferDirectlyToJson with a
   default VisualizeConfig, which return the graph JSON as a string. Timed here as a whole process:
   `python -c` importing that library, converting the file and writing the JSON to a file.
-- graphreport: `python -m graphreport report MODEL -o OUT.html` as a whole process, with its byte code and
-  compiled template cached as an installed copy has them (the first run, which compiles and caches the
-  template, is reported apart).
+- graphreport: `graphreport report MODEL -o OUT.html` as a whole process, installed as users install it:
+  `pip install .` from this checkout into a venv of its own, bench/.venv-gr (gitignored; its runtime
+  dependencies only, no TensorFlow), refreshed with the checkout's code on every run; its compiled template
+  cached as an installed copy has it (the first run, which compiles and caches the template, is reported
+  apart).
 - Runs alternate (graphreport, Model Explorer, graphreport, ...) so both see the same machine load;
   figures are medians of --repeat runs after one warm-up each.
 
@@ -47,6 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 ME_VENV = BENCH / ".venv-me"
+GR_VENV = BENCH / ".venv-gr"
 ME_PACKAGE = "ai-edge-model-explorer"
 TARGET_RATIO = 1.5
 TF_LOCK = "/tmp/tf.lock"
@@ -136,6 +139,25 @@ def me_python() -> Path:
     return py
 
 
+def gr_venv() -> Path:
+    """A venv with graphreport installed from this checkout as users install it (`pip install .`: a wheel,
+    byte code compiled by pip, the `graphreport` console script, its runtime dependencies only, no
+    TensorFlow), made on first use and refreshed with this checkout's code on every run. Timing the
+    development venv instead would add what only a development set-up has: an editable install's import
+    hook (~20 ms at start-up) and TensorFlow's site-packages."""
+    py = GR_VENV / "bin" / "python"
+    if not py.exists():
+        base = shutil.which("python3") or sys.executable
+        print(f"creating {GR_VENV.relative_to(ROOT)} (bench only)...", file=sys.stderr)
+        subprocess.run([base, "-m", "venv", "--clear", str(GR_VENV)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", str(ROOT)], check=True)
+    with tempfile.TemporaryDirectory() as build:  # this checkout's code, always (the dependencies stay)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(ROOT)],
+                       check=True, cwd=build)
+    return GR_VENV / "bin" / "graphreport"
+
+
 def me_version(py: Path) -> dict:
     code = ("import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
             "('ai-edge-model-explorer', 'ai-edge-model-explorer-adapter')}))")
@@ -170,9 +192,9 @@ def run_timed(cmd: list, env=None) -> tuple[float, float]:
     return dt, usage.ru_utime + usage.ru_stime
 
 
-def side_by_side(path: Path, me_py: Path, repeat: int, work: Path, env: dict) -> dict:
+def side_by_side(path: Path, me_py: Path, gr_cmd: Path, repeat: int, work: Path, env: dict) -> dict:
     out_html, out_json = work / "r.html", work / "me.json"
-    gr = [sys.executable, "-m", "graphreport", "report", str(path), "-o", str(out_html)]
+    gr = [str(gr_cmd), "report", str(path), "-o", str(out_html)]
     me = [str(me_py), "-c", ME_CONVERT, str(path), str(out_json)]
     cold = run_time(gr, env)  # the template not compiled yet (a fresh cache folder per model)
     run_time(me)
@@ -245,7 +267,7 @@ def breakdown(path: Path, repeat: int, work: Path, env: dict) -> dict:
     runs: dict[str, list] = {"diagram": [], "none": []}
     for _ in range(repeat):
         for mode in runs:
-            cmd = [sys.executable, "-c", STAGES, str(path), str(work / "b.html"), mode]
+            cmd = [str(GR_VENV / "bin" / "python"), "-c", STAGES, str(path), str(work / "b.html"), mode]
             p = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
             runs[mode].append(json.loads(p.stdout.strip().splitlines()[-1]))
 
@@ -270,6 +292,7 @@ def main() -> None:
 
     me_py = me_python()
     versions = me_version(me_py)
+    gr_cmd = gr_venv()
     work = Path(tempfile.mkdtemp(prefix="bench-report-"))
     try:
         t_tf = None
@@ -285,7 +308,7 @@ def main() -> None:
             env = report_env(cache)
             row = {"id": mid, "model": label, "file": kind, "path": os.path.relpath(path, ROOT),
                    "bytes": path.stat().st_size}
-            row.update(side_by_side(path, me_py, args.repeat, work, env))
+            row.update(side_by_side(path, me_py, gr_cmd, args.repeat, work, env))
             row["ratio"] = row["report_s"] / row["model_explorer_s"]
             row["cpu_ratio"] = row["report_cpu_s"] / row["model_explorer_cpu_s"]
             row["import_tf_s"] = t_tf

@@ -24,9 +24,9 @@ from typing import Any, Optional
 
 from ..errors import UsageError
 from . import LIST_LIMIT
-from ..model import FLOAT_DTYPES, Graph, Model, Node, Tensor, split_tensor_name
+from ..model import FLOAT_DTYPES, Graph, Model, Node, SmallValue, Tensor, split_tensor_name
 from ..opdata import roles as op_roles
-from ..ops.helpers import MAX_VALUE_ELEMENTS, ShapeError, Unknown, known, merge_shapes, num_elements
+from ..ops.helpers import MAX_VALUE_ELEMENTS, NP_DTYPES, ShapeError, Unknown, known, merge_shapes, num_elements
 from ..ops.registry import Ctx, lookup, node_ctx
 from ..shapespec import format_shape
 
@@ -320,11 +320,8 @@ class _Walker:
             if t.shape is not None and (len(t.shape) != 1 or (t.shape[0] is not None and t.shape[0] != len(v))):
                 return
             if all(x is not None for x in v):
-                import numpy as np
-
-                from ..ops.helpers import np_dtype
-
-                v = np.array(v, dtype=np_dtype(t.dtype, np.int32))
+                # a fully known integer list: kept as a SmallValue (numpy only if a rule computes with it)
+                v = SmallValue(list(v), (len(v),), t.dtype if t.dtype in NP_DTYPES else "int32")
             else:
                 self.values[t.name] = v
                 return

@@ -185,10 +185,10 @@ def _split_v_value(ctx):
 # ---------------------------------------------------------------------------------------------------------
 # Pad / Tile / Fill / BroadcastTo / ZerosLike
 def _paddings(ctx, i):
-    v = ctx.value(i)
-    if v is None:
+    flat = ctx.ints(i)
+    if flat is None or len(flat) % 2:
         return None
-    return [[int(a), int(b)] for a, b in v.reshape(-1, 2).tolist()]
+    return [[a, b] for a, b in zip(flat[::2], flat[1::2])]
 
 
 @shape_rule("Pad", "PadV2", "MirrorPad")

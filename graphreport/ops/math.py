@@ -421,10 +421,10 @@ REDUCTIONS = {"Mean": "mean", "Sum": "sum", "Prod": "prod", "Max": "max", "Min":
 
 
 def _reduce_axes(ctx, r):
-    v = ctx.value(1)
-    if v is None:
+    axes = ctx.ints(1)
+    if axes is None:
         return None
-    return sorted({normalize_axis(int(a), r) for a in v.reshape(-1).tolist()}) if r else []
+    return sorted({normalize_axis(a, r) for a in axes}) if r else []
 
 
 @shape_rule(*REDUCTIONS)

@@ -14,6 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from ..model import SmallValue
+
+_INT_DTYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"})
+
+
+def _array(v: SmallValue):
+    """A SmallValue as a numpy array (numpy imported here, on first need)."""
+    from .helpers import np, np_dtype
+
+    if v.dtype == "string":
+        return np.array(v.items, dtype=object).reshape(v.shape)
+    return np.array(v.items, dtype=np_dtype(v.dtype)).reshape(v.shape)
+
 
 @dataclass
 class OpInfo:
@@ -114,6 +127,9 @@ class Ctx:
         v = self.raw_value(i)
         if v is None:
             return None
+        if isinstance(v, SmallValue):
+            v = self._cache[i % len(self.in_shapes)] = _array(v)
+            return v
         if isinstance(v, list):
             if any(x is None for x in v):
                 return None
@@ -129,16 +145,34 @@ class Ctx:
             return None
         if isinstance(v, list):
             return list(v)
+        if isinstance(v, SmallValue):
+            return [int(x) for x in v.items] if len(v.shape) == 1 and v.dtype in _INT_DTYPES else None
         if getattr(v, "ndim", None) == 1 and v.dtype.kind in "iub":
             return [int(x) for x in v.tolist()]
         return None
 
     def scalar(self, i: int) -> Optional[int]:
         """An integer scalar (or one-element) input, or None."""
+        v = self.raw_value(i)
+        if isinstance(v, SmallValue):
+            return int(v.items[0]) if v.size == 1 and v.dtype in _INT_DTYPES else None
         v = self.value(i)
         if v is None or v.size != 1 or v.dtype.kind not in "iub":
             return None
         return int(v.reshape(-1)[0])
+
+    def ints(self, i: int) -> Optional[list]:
+        """Every element of a fully known integer input, flattened to a list of ints, or None."""
+        v = self.raw_value(i)
+        if v is None:
+            return None
+        if isinstance(v, SmallValue):
+            return [int(x) for x in v.items] if v.dtype in _INT_DTYPES else None
+        if isinstance(v, list):
+            return None if any(x is None for x in v) else [int(x) for x in v]
+        if getattr(v, "dtype", None) is not None and v.dtype.kind in "iub":
+            return [int(x) for x in v.reshape(-1).tolist()]
+        return None
 
     def need_value(self, i: int, what: str):
         from .helpers import Unknown

@@ -28,6 +28,35 @@ def read_bytes(path: str) -> bytes:
         raise BadModelError(f"cannot read the file ({e.strerror or e})", path) from None
 
 
+def map_bytes(path: str):
+    """The whole file as a read-only buffer (an mmap; b"" when empty), with read_bytes' checks and errors.
+    A parser copies what it keeps, so reading the file first would copy every weight twice: mapping saves
+    that copy (60-90 ms of a 95 MB InceptionV3 GraphDef). The caller closes it (unmap)."""
+    import mmap
+
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise LimitError(f"file is {size} bytes; graphreport reads models up to {MAX_FILE_BYTES} bytes", path)
+        with open(path, "rb") as f:
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    except IsADirectoryError:
+        raise BadModelError("is a directory", path) from None
+    except (OSError, ValueError) as e:  # ValueError: the file became empty meanwhile
+        raise BadModelError(f"cannot read the file ({getattr(e, 'strerror', None) or e})", path) from None
+
+
+def unmap(data) -> None:
+    """Close what map_bytes returned (a buffer still exported, e.g. by an exception's traceback, is left to
+    the garbage collector)."""
+    try:
+        close = getattr(data, "close", None)
+        if close:
+            close()
+    except BufferError:
+        pass
+
+
 def read_head(path: str, n: int = HEAD_BYTES) -> bytes:
     """The first `n` bytes of a file (fewer when it is shorter)."""
     try:

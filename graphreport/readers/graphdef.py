@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import sys
 
-from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
 from ..errors import BadModelError, LimitError
-from ..model import DTYPE_SIZES, ConstData, Graph, Model, Node, Tensor, num_elements, split_tensor_name
+from ..model import DTYPE_SIZES, ConstData, Graph, Model, Node, SmallValue, Tensor, num_elements, split_tensor_name
 from ..opdata import roles as op_roles
 from . import tfproto
-from .files import read_bytes
+from .files import map_bytes, unmap
 from .tfproto import dtype_name
 
 MAX_OUTPUTS = 100_000  # an input naming `node:999999999` must not make a billion tensors
@@ -30,10 +30,11 @@ def parse_graphdef(data: bytes, path: str):
     msg = tfproto.GraphDef()
     try:
         if looks_like_text(data):
-            text_format.Parse(data.decode("utf-8", errors="replace"), msg)
+            tfproto.parse_text(data, msg)
         else:
-            msg.ParseFromString(data)
-    except (DecodeError, text_format.ParseError, RecursionError, ValueError) as e:
+            with memoryview(data) as view:  # bytes or a mapped file
+                msg.ParseFromString(view)
+    except (DecodeError, RecursionError, ValueError) as e:
         raise BadModelError(f"not a TensorFlow GraphDef ({_one_line(e)})", path) from None
     if not msg.node and not msg.library.function:
         raise BadModelError("not a TensorFlow GraphDef: it parses but holds no nodes", path)
@@ -54,8 +55,9 @@ def shape_of(shape_proto) -> list | None:
 
 
 def _tensor_nbytes(t) -> int:
-    if t.tensor_content:
-        return len(t.tensor_content)
+    content = t.tensor_content  # each read of a bytes field copies it (95 MB of weights in InceptionV3): once
+    if content:
+        return len(content)
     n = num_elements(shape_of(t.tensor_shape)) or 0
     size = DTYPE_SIZES.get(dtype_name(t.dtype) or "", 0)
     if dtype_name(t.dtype) == "string":
@@ -67,37 +69,45 @@ _VALUE_FIELDS = {"float32": "float_val", "float64": "double_val", "int64": "int6
                  "uint32": "uint32_val", "uint64": "uint64_val", "float16": "half_val"}  # others: int_val
 
 
-def tensor_value(t):
-    """TensorProto -> numpy array (only call for small tensors)."""
-    import numpy as np
+# dtype name -> struct format of one element (little-endian, as TensorFlow writes tensor_content)
+_STRUCT = {"float32": "f", "float64": "d", "int32": "i", "int64": "q", "uint8": "B", "int8": "b", "int16": "h",
+           "uint16": "H", "bool": "?", "float16": "e", "uint32": "I", "uint64": "Q"}
 
-    dt = dtype_name(t.dtype)
+
+def tensor_value(t) -> SmallValue | None:
+    """TensorProto -> its value as a SmallValue (only call for small tensors), or None when the proto does not
+    hold one: an unsupported dtype, a tensor_content of the wrong length, values out of the dtype's range.
+    Fewer values than elements: TensorFlow repeats the last one (none at all: zeros)."""
+    dt = dtype_name(t.dtype) or ""
     shape = shape_of(t.tensor_shape) or []
     n = num_elements(shape) or 0
-    np_types = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64,
-                "uint8": np.uint8, "int8": np.int8, "int16": np.int16, "uint16": np.uint16, "bool": np.bool_,
-                "float16": np.float16, "uint32": np.uint32, "uint64": np.uint64}
     if dt == "string":
-        vals = list(t.string_val)
-        return np.array((vals * n)[:n] if len(vals) == 1 and n > 1 else vals, dtype=object).reshape(shape)
-    npt = np_types.get(dt or "")
-    if npt is None:
+        items = list(t.string_val)
+        if len(items) == 1 and n > 1:
+            items = items * n
+        return SmallValue(items, shape, dt) if len(items) == n else None
+    fmt = _STRUCT.get(dt)
+    if fmt is None:
         return None
-    if t.tensor_content:
-        arr = np.frombuffer(t.tensor_content, dtype=npt)
-    else:
-        vals = list(getattr(t, _VALUE_FIELDS.get(dt, "int_val")))
-        if dt == "float16":
-            arr = np.array(vals, dtype=np.uint16).view(np.float16)
+    try:
+        if t.tensor_content:
+            raw = t.tensor_content
+            if len(raw) % struct.calcsize(fmt):
+                return None
+            items = list(struct.unpack(f"<{len(raw) // struct.calcsize(fmt)}{fmt}", raw))
+        elif dt == "float16":  # half_val holds each value's 16 bits
+            bits = list(t.half_val)
+            items = list(struct.unpack(f"<{len(bits)}e", struct.pack(f"<{len(bits)}H", *bits)))
         else:
-            arr = np.array(vals, dtype=npt)
-        if arr.size == 0:
-            arr = np.zeros(1, dtype=npt)
-    if arr.size == n:
-        return arr.reshape(shape)
-    if arr.size >= 1 and arr.size < n:  # TensorFlow repeats the last value to fill the shape
-        return np.concatenate([arr, np.full(n - arr.size, arr[-1], dtype=arr.dtype)]).reshape(shape)
-    return None
+            items = list(getattr(t, _VALUE_FIELDS.get(dt, "int_val")))
+            struct.pack(f"<{len(items)}{fmt}", *items)  # out of the dtype's range: no value
+    except (struct.error, OverflowError):
+        return None
+    if not items:
+        items = [False if dt == "bool" else 0.0 if dt.startswith("float") else 0]
+    if len(items) < n:
+        items = items + [items[-1]] * (n - len(items))
+    return SmallValue(items, shape, dt) if len(items) == n else None
 
 
 def decode_attr(v, key: str = ""):
@@ -118,8 +128,7 @@ def decode_attr(v, key: str = ""):
         if n is not None and n <= 16:
             val = tensor_value(t)
             if val is not None:
-                out["value"] = [x.decode("utf-8", "replace") if isinstance(x, bytes) else x
-                                for x in val.reshape(-1).tolist()]
+                out["value"] = [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in val.items]
         return out
     if kind == "func":
         return {"func": v.func.name}
@@ -361,7 +370,10 @@ def match(path: str, head: bytes) -> bool:
 
 def read_file(path: str) -> Model:
     check_size(path, os.path.getsize(path))  # over protobuf's limit: say so before reading it
-    data = read_bytes(path)
-    if not data:
-        raise BadModelError("the file is empty", path)
-    return read(path, data)
+    data = map_bytes(path)
+    try:
+        if not data:
+            raise BadModelError("the file is empty", path)
+        return read(path, data)
+    finally:
+        unmap(data)

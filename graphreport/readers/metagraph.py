@@ -14,7 +14,6 @@ import os
 import re
 from typing import Optional
 
-from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
 from ..errors import BadModelError
@@ -120,10 +119,10 @@ def parse_meta_graph(path: str, data: bytes):
     try:
         head = data[:64].lstrip()
         if head.startswith((b"meta_info_def", b"graph_def", b"#")):
-            text_format.Parse(data.decode("utf-8", errors="replace"), mg)
+            tfproto.parse_text(data, mg)
         else:
             mg.ParseFromString(data)
-    except (DecodeError, text_format.ParseError, RecursionError, ValueError) as e:
+    except (DecodeError, RecursionError, ValueError) as e:
         msg = " ".join(str(e).split())[:200] or type(e).__name__
         raise BadModelError(f"not a TensorFlow MetaGraphDef ({msg})", path) from None
     if not mg.graph_def.node:

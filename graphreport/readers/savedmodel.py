@@ -29,7 +29,6 @@ import os
 from collections import deque
 from typing import Iterable, Optional
 
-from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
 from ..errors import BadModelError
@@ -71,7 +70,7 @@ def parse_saved_model(path: str, data: bytes, decode=_parse_binary):
     msg = tfproto.SavedModel()
     try:
         decode(data, msg)
-    except (DecodeError, text_format.ParseError, RecursionError, ValueError) as e:
+    except (DecodeError, RecursionError, ValueError) as e:
         msg_text = " ".join(str(e).split())[:200] or type(e).__name__
         raise BadModelError(f"not a SavedModel ({msg_text})", path) from None
     if not msg.meta_graphs:

@@ -4,11 +4,10 @@
 binary twin give the same report (the format is "savedmodel" for both)."""
 from __future__ import annotations
 
-from google.protobuf import text_format
 
 from ..errors import BadModelError
 from ..model import Model
-from . import savedmodel
+from . import savedmodel, tfproto
 from .files import read_bytes
 
 FILE_NAME = "saved_model.pbtxt"
@@ -22,7 +21,7 @@ def match(path: str, head: bytes = b"") -> bool:
 def _parse_text(data: bytes, msg) -> None:
     # tfproto's messages hold only the fields graphreport reads: a binary parse keeps the others as unknown
     # fields, and the text parse skips them the same way (OpDef attributes' allowed_values, ...).
-    text_format.Parse(data.decode("utf-8", errors="replace"), msg, allow_unknown_field=True)
+    tfproto.parse_text(data, msg, allow_unknown_field=True)
 
 
 def read(path: str) -> Model:

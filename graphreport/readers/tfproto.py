@@ -244,3 +244,15 @@ BundleHeaderProto = message_class("BundleHeaderProto")
 SavedObjectGraph = message_class("SavedObjectGraph")
 TrackableObjectGraph = message_class("TrackableObjectGraph")
 OpDef = message_class("OpDef")
+
+
+def parse_text(data: bytes, msg, allow_unknown_field: bool = False) -> None:
+    """Fill `msg` from protobuf text format; a parse error is raised as ValueError (with its message).
+    text_format is imported here, on first use: about 20 ms that a binary file never needs."""
+    from google.protobuf import text_format
+
+    try:
+        text = bytes(data).decode("utf-8", errors="replace")  # bytes or a mapped file
+        text_format.Parse(text, msg, allow_unknown_field=allow_unknown_field)
+    except text_format.ParseError as e:
+        raise ValueError(str(e)) from None
