@@ -333,6 +333,9 @@ class Builder:
         plain chain merged by name (block_3_expand, block_3_depthwise ... -> block_3)."""
         changed, made = True, False
         guard = 0
+        # the edges between each box's children (child position pairs), kept up to date as boxes are cut:
+        # view_edges (every edge's path to the root) runs once at the end, not after every round
+        inner = {k: list(e) for k, e in self.inner.items()}
         while changed and guard < 8:
             changed = False
             guard += 1
@@ -340,26 +343,39 @@ class Builder:
                 it = self.items[k]
                 if it.kind in (OP, SERIES) or len(it.children) <= CHUNK_ABOVE:
                     continue
-                groups = _blocks([self.items[c].label for c in it.children], list(self.inner.get(k, {})),
+                edges = inner.get(k, [])
+                groups = _blocks([self.items[c].label for c in it.children], edges,
                                  [self.first_leaf(c) for c in it.children])
                 if len(groups) >= len(it.children):
                     continue
                 new_children = []
+                where = [(0, -1, 0)] * len(it.children)  # old position -> (new position, block, position in it)
                 for grp in groups:
                     if len(grp) == 1:
+                        where[grp[0]] = (len(new_children), -1, 0)
                         new_children.append(it.children[grp[0]])
                         continue
                     kids = [it.children[j] for j in grp]
                     b = self.new(Item(BLOCK, _block_label([self.items[c].label for c in kids]), "", parent=k))
                     self.items[b].children = kids
-                    for c in kids:
+                    for p, c in enumerate(kids):
                         self.items[c].parent = b
+                        where[grp[p]] = (len(new_children), b, p)
                     new_children.append(b)
                 it.children = new_children
+                outer: dict = {}
+                for a, c in edges:
+                    (ga, ba, pa), (gc, _bc, pc) = where[a], where[c]
+                    if ga != gc:
+                        outer[(ga, gc)] = None
+                    else:  # inside one block
+                        inner.setdefault(ba, {})[(pa, pc)] = None
+                inner[k] = list(outer)
                 changed = True
             if changed:
-                self.view_edges()
                 made = True
+        if made:
+            self.view_edges()
         return made
 
     def first_leaf(self, k: int) -> int:
@@ -547,6 +563,7 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
     target = max(4, math.ceil(n / (CHUNK_ABOVE // 2)))
     groups: list[list[int]] = []
     acc: list[int] = []
+    acc_key = None  # _key of acc's last label
     for seg in segments:
         if len(seg) >= 3:  # a block with branches (a module, a residual block): its own group
             if acc:
@@ -554,10 +571,11 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
                 acc = []
             groups.append(seg)
             continue
-        if acc and (len(acc) + len(seg) > 3 * target or _key(labels[seg[0]]) != _key(labels[acc[-1]])):
+        if acc and (len(acc) + len(seg) > 3 * target or _key(labels[seg[0]]) != acc_key):
             groups.append(acc)
             acc = []
-        acc = acc + seg
+        acc.extend(seg)  # in place: a copy per segment made a long chain quadratic
+        acc_key = _key(labels[acc[-1]])
     if acc:
         groups.append(acc)
     groups = _attach_tails(groups, labels)
@@ -565,7 +583,7 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
         merged: list[list[int]] = []
         for grp in groups:
             if merged and len(merged[-1]) + len(grp) <= target:
-                merged[-1] = merged[-1] + grp
+                merged[-1].extend(grp)
             else:
                 merged.append(grp)
         groups = merged
