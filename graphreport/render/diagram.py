@@ -34,6 +34,8 @@ from . import svg
 SMALL = 150  # at most this many drawn ops: fully expanded, as one static Graphviz SVG
 MAX_VIEW = 400  # children of one box laid out together at most
 LAYOUT_BUDGET = 60000  # boxes laid out in all (100k-node graphs: deep scopes beyond stay collapsed)
+HUGE_OPS, HUGE_LAYOUT_BUDGET = 120_000, 20000  # more drawn ops than this: a smaller budget (issue 13: a 200k-op
+# graph reports in 20 s and 600 MB; the layouts of its first levels are laid out, deeper boxes stay closed)
 CHUNK_ABOVE = 60  # a level with more children is cut into blocks
 OVERVIEW_ITEMS = 24  # a big graph opens boxes (biggest first) while at most this many are visible
 SERIES_MIN = 3  # members of a series at least
@@ -804,7 +806,7 @@ def layout_all(b: Builder, deadline: float):
         order += frontier
         frontier = [c for k in frontier for c in b.items[k].children if b.items[c].kind != OP]
     by_key: dict[tuple, list[int]] = {}
-    budget = LAYOUT_BUDGET
+    budget = LAYOUT_BUDGET if len(b.ops) <= HUGE_OPS else HUGE_LAYOUT_BUDGET
     for k in order:
         it = b.items[k]
         if not it.children:
