@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 
 from ..readers.registry import display_names
 from ..render.charts import _si, bar_chart
-from ..render.jsonout import compact_json
+from ..render.jsonout import iter_compact_json
 from ..shapespec import compact_shape, format_shape
 from .text import figure_text, human_bytes
 
@@ -177,21 +177,6 @@ def _strip(scope: str, layers) -> str:
     return scope
 
 
-class _Once:
-    """Safe text the template prints once, handed over as it is printed: Markup(text) and Jinja's escape of
-    a Markup each copy the whole string, and the page's data is tens of MB on a 200k-node graph."""
-    __slots__ = ("text",)
-
-    def __init__(self, text: str):
-        self.text = text
-
-    def __html__(self) -> str:
-        text, self.text = self.text, None
-        if text is None:
-            raise RuntimeError("page data printed twice")
-        return text
-
-
 def render_html(report) -> str:
     return "".join(render_html_parts(report))
 
@@ -204,7 +189,11 @@ def render_html_parts(report):
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
     tpl = _env().get_template("report.html.j2")
     virtual = sum(1 for n in report.model.main.nodes if not n.is_const) > TABLE_ROWS_MAX
-    return tpl.generate(
+    # the page's data is printed where this mark is, a piece at a time (iter_compact_json): as one string it
+    # was tens of MB on a 200k-node graph, held twice over (and in two bytes per character once one character
+    # of it is not Latin-1)
+    mark = f"\x00report-data-{os.urandom(16).hex()}\x00"
+    pieces = tpl.generate(
         r=data, rows=Markup("" if virtual else node_rows(report)), tensor_rows=Markup(tensor_rows(data["tensors"])),
         virtual_table=virtual, compat_rows=compat_rows(report),
         layer_chart=bar_chart([(_strip(x.scope, layers), x.flops) for x in layers[:LAYER_CHART_MAX]]),
@@ -212,10 +201,29 @@ def render_html_parts(report):
             LAYER_CHART_MAX, sum(1 for x in layers if x.flops)),
         op_flops={op: v.get("flops", 0) for op, v in (report.cost.by_op_type if report.cost else {}).items()}, css=Markup(_read("report.css")), js=Markup(js),
         script_hash=f"sha256-{digest}",
-        data_json=_Once(compact_json(
-            report, {**data, "diagram": report.diagram_data} if report.diagram_data else data, script_safe)),
+        data_json=Markup(mark),
         diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
         has_diagram_data=bool(report.diagram_data),
         diagram_note=report.diagram_note, format_names=FORMAT_NAMES,
         batch_note=" (batch 1)" if report.assumed_batch else "",
     )
+    page_data = {**data, "diagram": report.diagram_data} if report.diagram_data else data
+    return _with_data(pieces, mark, iter_compact_json(report, page_data, script_safe))
+
+
+def _with_data(pieces, mark: str, data):
+    """The template's pieces with the pieces of `data` where `mark` was printed (exactly once)."""
+    seen = 0
+    for piece in pieces:
+        if mark in piece:
+            seen += 1
+            before, after = piece.split(mark, 1)
+            if seen > 1 or mark in after:
+                raise RuntimeError("page data printed twice")
+            yield before
+            yield from data
+            yield after
+        else:
+            yield piece
+    if seen != 1:
+        raise RuntimeError("page data not printed")

@@ -142,23 +142,45 @@ def iter_json(report) -> Iterator[str]:
 
 def compact_json(report, data: dict, safe=lambda s: s) -> str:
     """`safe(json.dumps(data, ensure_ascii=False, default=str))` where `data` is `report.to_dict(nodes=False)`
-    (plus other keys), with "nodes" filled with every node's dict: encoded a batch of nodes at a time and
-    joined once, so the nodes' dicts are never all held at once nor the text copied more than once. `safe`
-    must map text piece by piece (a per-character escape)."""
-    pieces = []
+    (plus other keys), with "nodes" filled with every node's dict. `safe` must map text piece by piece (a
+    per-character escape). See iter_compact_json."""
+    return "".join(iter_compact_json(report, data, safe))
+
+
+def iter_compact_json(report, data: dict, safe=lambda s: s) -> Iterator[str]:
+    """compact_json's text as pieces to write in turn: the nodes' dicts a batch at a time, and long lists
+    in the other values (the diagram's items and layouts) a batch of items at a time, so neither the nodes'
+    dicts nor the text is ever held whole."""
     for i, (k, v) in enumerate(data.items()):
-        pieces.append(safe((", " if i else "{") + json.dumps(str(k), ensure_ascii=False) + ": "))
+        yield safe((", " if i else "{") + json.dumps(str(k), ensure_ascii=False) + ": ")
         if k == "nodes" and v is None:
             nodes = _Nodes(report)
-            pieces.append("[")
+            yield "["
             for j in range(0, len(nodes), ITEMS_PER_CHUNK):
                 text = json.dumps(nodes[j:j + ITEMS_PER_CHUNK], ensure_ascii=False, default=str)[1:-1]
-                pieces.append(safe((", " if j else "") + text))
-            pieces.append("]")
+                yield safe((", " if j else "") + text)
+            yield "]"
         else:
-            pieces.append(safe(json.dumps(v, ensure_ascii=False, default=str)))
-    pieces.append("}" if pieces else "{}")
-    return "".join(pieces)
+            yield from _compact_parts(v, safe, 2)
+    yield "}" if data else "{}"
+
+
+def _compact_parts(v, safe, depth: int) -> Iterator[str]:
+    """`safe(json.dumps(v, ensure_ascii=False, default=str))` in pieces: a long list a batch of items at a
+    time, a dict (down to `depth` levels) value by value."""
+    if type(v) is list and len(v) > ITEMS_PER_CHUNK:
+        yield "["
+        for j in range(0, len(v), ITEMS_PER_CHUNK):
+            yield safe((", " if j else "") + json.dumps(v[j:j + ITEMS_PER_CHUNK], ensure_ascii=False,
+                                                        default=str)[1:-1])
+        yield "]"
+    elif type(v) is dict and v and depth > 0 and all(type(k) is str for k in v):
+        for i, (k, x) in enumerate(v.items()):
+            yield safe((", " if i else "{") + json.dumps(k, ensure_ascii=False) + ": ")
+            yield from _compact_parts(x, safe, depth - 1)
+        yield "}"
+    else:
+        yield safe(json.dumps(v, ensure_ascii=False, default=str))
 
 
 def render_json(report) -> str:
