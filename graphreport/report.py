@@ -154,6 +154,8 @@ class Report:
         a layer's ops, batch-norm arithmetic included, under the layer's scope)."""
         if self.cost is None:
             return []
+        if getattr(self, "_layers", None) is not None:  # the JSON and the page's chart both ask
+            return self._layers
         costs = [x for x in self.cost.nodes if x.graph == self.model.main.name]
         scopes = [x.scope.split("/") for x in costs if x.scope]
         common = 0
@@ -162,7 +164,8 @@ class Report:
                 if len(set(level)) != 1:
                     break
                 common += 1
-        return cost.roll_up(costs, depth=common + 1)
+        self._layers = cost.roll_up(costs, depth=common + 1)
+        return self._layers
 
     def shapes_dict(self) -> Optional[dict]:
         s = self.shapes

@@ -148,6 +148,18 @@ def tensor_rows(tensors: list[dict]) -> str:
     return "".join(out)
 
 
+def output_rows(outputs: list[dict]) -> str:
+    """The I/O table's output rows (the report's `outputs`) as HTML, written here as node_rows are: a graph
+    whose every op is a sink (a 200k-op fan-out) suggests as many outputs."""
+    return "".join(f'<tr><td>output</td><td class="mono">{escape(x["name"])}</td><td>{escape(x["dtype"] or "?")}</td>'
+                   f'<td class="mono">{escape(format_shape(x["shape"]))}</td></tr>' for x in outputs)
+
+
+def code_list(names: list[str]) -> str:
+    """`<code>a</code>, <code>b</code>`: the outputs the compatibility verdicts trace back from."""
+    return ", ".join(f"<code>{escape(o)}</code>" for o in names)
+
+
 ATTENTION = ("flex", "unsupported", "custom", "unknown")
 
 
@@ -194,7 +206,8 @@ def render_html_parts(report):
     # of it is not Latin-1)
     mark = f"\x00report-data-{os.urandom(16).hex()}\x00"
     pieces = tpl.generate(
-        r=data, rows=Markup("" if virtual else node_rows(report)), tensor_rows=Markup(tensor_rows(data["tensors"])),
+        r=data, rows=Markup("" if virtual else node_rows(report)), output_rows=Markup(output_rows(data["outputs"])),
+        compat_outputs=Markup(code_list((data["compatibility"] or {}).get("outputs") or [])), tensor_rows=Markup(tensor_rows(data["tensors"])),
         virtual_table=virtual, compat_rows=compat_rows(report),
         layer_chart=bar_chart([(_strip(x.scope, layers), x.flops) for x in layers[:LAYER_CHART_MAX]]),
         layer_count=min(
