@@ -179,6 +179,7 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
     special: dict[int, tuple] = {}  # node index -> (Const TensorProto, _output_shapes), only when present
     nodes = g.nodes
     n_refs = 0
+    shared_attrs: dict[tuple, dict] = {}
     for nd in nodedefs:
         data_inputs, control = [], []
         for inp in nd.input:
@@ -209,8 +210,13 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
         if t is not None or out_shapes_attr is not None:
             special[len(nodes)] = (t, None if out_shapes_attr is None else
                                    [shape_of(s) for s in out_shapes_attr.list.shape])
+        if t is None and op not in op_roles.VARIABLES and all(type(v) in _SCALARS for v in attrs.values()):
+            # nodes of one op type mostly carry the same few scalar attributes ({"T": "float32"}): one dict
+            # for all of them (nothing changes a node's attributes after reading but the variable readers)
+            key = (op, *((k, type(v), v) for k, v in attrs.items()))  # True and 1 are equal keys: typed
+            attrs = shared_attrs.setdefault(key, attrs)
         nodes.append(Node(name=nd.name, op=op, inputs=data_inputs, control_inputs=control, attrs=attrs,
-                          device=_intern(nd.device)))
+                          device=_intern(nd.device), calls=_NO_CALLS))
     # output tensors are made up to the highest index an input names: their number must stay proportional
     # to what the file holds (`p:99999` on each of 200 placeholders would otherwise make 20 million tensors)
     names = {n.name for n in nodes}
@@ -255,6 +261,10 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
             node.is_const = True
     _fold_identity_of_const(g)
     return g
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+_NO_CALLS: tuple = ()  # a GraphDef node calls no function of its own (inline.py sets the call sites it makes)
 
 
 def _intern(s: str) -> str:
