@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -178,13 +179,20 @@ class Builder:
     def build_edges(self):
         g = self.g
         idx = {n.name: i for i, n in enumerate(self.ops)}
+        texts: dict[tuple, str] = {}  # shape -> its text: one string for the many edges of one shape
         for i, n in enumerate(self.ops):
             for tname in n.inputs:
                 t = g.tensors.get(tname)
                 if t is None or t.is_const or t.producer not in idx:
                     continue
-                self.edges.append((self.leaf_item[idx[t.producer]], self.leaf_item[i],
-                                   compact_shape(t.shape) if t.shape is not None else ""))
+                if t.shape is None:
+                    text = ""
+                else:
+                    key = tuple(t.shape)
+                    text = texts.get(key)
+                    if text is None:
+                        text = texts[key] = compact_shape(t.shape)
+                self.edges.append((self.leaf_item[idx[t.producer]], self.leaf_item[i], text))
 
     # ---------------------------------------------------------------- views
     def ancestors(self, k: int) -> list[int]:
@@ -888,6 +896,29 @@ def layout_all(b: Builder, deadline: float):
     return finish
 
 
+class BoxIds(Mapping):
+    """Node name -> id of its box in the page (n<position in the graph>), made when first read: the page of a
+    big graph draws its node table from the data and never asks (200k names and ids were 30 MB)."""
+
+    def __init__(self, ops: list, gindex: list[int]):
+        self._ops, self._gindex, self._ids = ops, gindex, None
+
+    def _all(self) -> dict:
+        if self._ids is None:
+            self._ids = {n.name: f"n{i}" for n, i in zip(self._ops, self._gindex)}
+            self._ops = self._gindex = None
+        return self._ids
+
+    def __getitem__(self, name: str) -> str:
+        return self._all()[name]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 class Pending:
     """A diagram whose Graphviz runs go on in the background (start()): the box ids are known at once,
     result() waits for the layouts and makes the Diagram. Meanwhile the caller renders the rest of the page,
@@ -929,7 +960,7 @@ def _start(report, keep) -> Pending:
     if not b.ops:
         done = Diagram(None, "No op to draw.", {}, None)
         return Pending({}, lambda: done)
-    ids = {n.name: f"n{b.gindex[i]}" for i, n in enumerate(b.ops)}
+    ids = BoxIds(b.ops, b.gindex)
     small = len(b.ops) <= SMALL
     static_job = _Job(lambda: svg.render_diagram(b.model, keep=keep)) if small else None
     b.build_tree()
