@@ -29,14 +29,15 @@ def _dumps(o, depth: int) -> str:
     """`json.dumps(_clean(o), indent=1, ensure_ascii=False, default=str)` with each line after the first
     indented by `depth` more spaces: the same bytes, encoded here rather than by the json module's pure-Python
     indenting encoder, whose generators made a 200k-node report's nodes most of its time."""
-    out: list[str] = []
-    _enc(o, "\n" + " " * depth, out.append)
-    return "".join(out)
+    buf: list[str] = []
+    _enc(o, "\n" + " " * depth, buf)
+    return "".join(buf)
 
 
-def _enc(o, pad: str, out) -> None:
-    """Append `o` encoded with each new line starting with `pad` (a newline and the indent) to `out`. Strings,
-    ints and None inside a list or dict are written in the loop (most values), the rest by a call."""
+def _enc(o, pad: str, buf: list) -> None:
+    """Append `o` encoded with each new line starting with `pad` (a newline and the indent) to `buf`.
+    Strings, ints and None inside a list or dict are written in the loop (most values), the rest by a call."""
+    out = buf.append
     t = type(o)
     if t is list or t is tuple:
         if not o:
@@ -54,18 +55,21 @@ def _enc(o, pad: str, out) -> None:
                 out(sep + "null")
             else:
                 out(sep)
-                _enc(v, inner, out)
+                _enc(v, inner, buf)
             sep = "," + inner
         out(pad + "]")
     elif t is dict:
         if not o:
             out("{}")
             return
-        if not all(type(k) is str for k in o):
-            o = {str(k): v for k, v in o.items()}  # as _clean does (keys that collide keep the last value)
         inner = pad + " "
         sep = "{" + inner
+        start = len(buf)
         for k, v in o.items():
+            if type(k) is not str:  # as _clean does: keys as str() (two that collide keep the last value)
+                del buf[start:]
+                _enc({str(k): v for k, v in o.items()}, pad, buf)
+                return
             tv = type(v)
             if tv is str:
                 out(sep + _string(k) + ": " + _string(v))
@@ -75,7 +79,7 @@ def _enc(o, pad: str, out) -> None:
                 out(sep + _string(k) + ": null")
             else:
                 out(sep + _string(k) + ": ")
-                _enc(v, inner, out)
+                _enc(v, inner, buf)
             sep = "," + inner
         out(pad + "}")
     elif isinstance(o, str):
@@ -91,7 +95,7 @@ def _enc(o, pad: str, out) -> None:
     elif isinstance(o, float):
         out(float.__repr__(o) if math.isfinite(o) else _string(str(o)))
     elif isinstance(o, (list, tuple, dict)):  # subclasses: as the plain type
-        _enc(dict(o) if isinstance(o, dict) else list(o), pad, out)
+        _enc(dict(o) if isinstance(o, dict) else list(o), pad, buf)
     else:
         out(_string(str(o)))  # default=str
 
