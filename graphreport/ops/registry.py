@@ -25,15 +25,24 @@ class OpInfo:
 
 
 def node_ctx(g, node, value_of) -> "Ctx":
-    """The rule context of `node` in graph `g`; value_of(tensor name) gives a small constant value or None."""
-    ins = [g.tensors.get(t) for t in node.inputs]
-    outs = [g.tensors[t] for t in node.outputs]
-    names = list(node.inputs)
-    return Ctx(node.op, node.attrs, in_shapes=[t.shape if t is not None else None for t in ins],
-               in_dtypes=[t.dtype if t is not None else None for t in ins],
-               out_shapes=[t.shape for t in outs], out_dtypes=[t.dtype for t in outs],
-               values=lambda i: value_of(names[i]), name=node.name,
-               in_const=[t is not None and t.const is not None for t in ins], n_out=len(outs))
+    """The rule context of `node` in graph `g`; value_of(tensor name) gives a small constant value or None.
+    Made for every node by two passes (shapes, cost): its fields are set here directly, as Ctx() would
+    set them from these lists, without Ctx()'s copies."""
+    get = g.tensors.get
+    ins = [get(t) for t in node.inputs]
+    tensors = g.tensors
+    outs = [tensors[t] for t in node.outputs]
+    names = node.inputs
+    c = Ctx.__new__(Ctx)
+    c.op, c.name, c.attrs = node.op, node.name, node.attrs or {}
+    c.in_shapes = [t.shape if t is not None else None for t in ins]
+    c.in_dtypes = [t.dtype if t is not None else None for t in ins]
+    c.in_const = [t is not None and t.const is not None for t in ins]
+    c.out_shapes = [t.shape for t in outs]
+    c.out_dtypes = [t.dtype for t in outs]
+    c._getter = lambda i: value_of(names[i])
+    c._cache = {}
+    return c
 
 
 class Ctx:
