@@ -155,9 +155,16 @@ class Builder:
                     self.items[parent].children.append(s)
                     scopes[key] = s
                 parent = s
-            leaf = self.new(Item(OP, p[-1], n.name, op=n.op, parent=parent, leaf=i))
+            label = p[-1]
+            # an op has no children (an empty tuple, shared) and, at the top level, its name as label
+            leaf = self.new(Item(OP, n.name if label == n.name else label, n.name, op=n.op, parent=parent,
+                                 leaf=i, children=()))
             self.items[parent].children.append(leaf)
-        self.leaf_item = {it.leaf: k for k, it in enumerate(self.items) if it.kind == OP}
+        leaf_item = [0] * len(self.ops)  # op position -> its item
+        for k, it in enumerate(self.items):
+            if it.kind == OP:
+                leaf_item[it.leaf] = k
+        self.leaf_item = leaf_item
         self._collapse_chains(self.root)
 
     def _collapse_chains(self, k: int):
@@ -246,10 +253,14 @@ class Builder:
         """Structure of each box, bottom-up: kinds and ops of its children in name order, the edges between
         them, and how many stubs; not names and not shapes."""
         order = self.postorder(self.root)
+        op_sigs: dict[str, int] = {}  # one int object per op type
         for k in order:
             it = self.items[k]
             if it.kind == OP:
-                it.sig = hash(("op", it.op))
+                sig = op_sigs.get(it.op)
+                if sig is None:
+                    sig = op_sigs[it.op] = hash(("op", it.op))
+                it.sig = sig
                 continue
             kids = sorted(range(len(it.children)), key=lambda j: self.items[it.children[j]].label)
             rank = {j: r for r, j in enumerate(kids)}
