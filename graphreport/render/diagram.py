@@ -988,6 +988,7 @@ def _start(report, keep) -> Pending:
 
 def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: float) -> Diagram:
     layouts()
+    b.edges = b.inner = b.ins = b.outs = b.scope_of_path = None  # done with: freed before the rows are made
     static, note, _ids = static_job.result() if static_job is not None else (None, "", {})
     if not b.layouts and static is None:
         msg = b.layout_note or note or "no layout"

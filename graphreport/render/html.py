@@ -148,16 +148,19 @@ def tensor_rows(tensors: list[dict]) -> str:
     return "".join(out)
 
 
-def output_rows(outputs: list[dict]) -> str:
-    """The I/O table's output rows (the report's `outputs`) as HTML, written here as node_rows are: a graph
-    whose every op is a sink (a 200k-op fan-out) suggests as many outputs."""
-    return "".join(f'<tr><td>output</td><td class="mono">{escape(x["name"])}</td><td>{escape(x["dtype"] or "?")}</td>'
-                   f'<td class="mono">{escape(format_shape(x["shape"]))}</td></tr>' for x in outputs)
+def output_rows(outputs: list[dict]):
+    """The I/O table's output rows (the report's `outputs`) as HTML pieces, a batch of rows each, written
+    here as node_rows are: a graph whose every op is a sink (a 200k-op fan-out) suggests as many outputs."""
+    for i in range(0, len(outputs), 512):
+        yield "".join(f'<tr><td>output</td><td class="mono">{escape(x["name"])}</td><td>{escape(x["dtype"] or "?")}'
+                      f'</td><td class="mono">{escape(format_shape(x["shape"]))}</td></tr>'
+                      for x in outputs[i:i + 512])
 
 
-def code_list(names: list[str]) -> str:
-    """`<code>a</code>, <code>b</code>`: the outputs the compatibility verdicts trace back from."""
-    return ", ".join(f"<code>{escape(o)}</code>" for o in names)
+def code_list(names: list[str]):
+    """`<code>a</code>, <code>b</code>` in pieces: the outputs the compatibility verdicts trace back from."""
+    for i in range(0, len(names), 512):
+        yield (", " if i else "") + ", ".join(f"<code>{escape(o)}</code>" for o in names[i:i + 512])
 
 
 ATTENTION = ("flex", "unsupported", "custom", "unknown")
@@ -195,48 +198,54 @@ def render_html(report) -> str:
 
 def render_html_parts(report):
     """The page as the template's pieces in order (written one by one, never joined into one string)."""
+    virtual = sum(1 for n in report.model.main.nodes if not n.is_const) > TABLE_ROWS_MAX
+    if virtual:  # a big graph: its diagram's working data is freed before the page's data is made (peak RSS)
+        report.diagram_data  # noqa: B018 - waits for the layouts
     data = report.to_dict(nodes=False)  # the nodes go into the page's JSON a batch at a time (compact_json)
     layers = report.layers()
     js = _read("report.js")
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
     tpl = _env().get_template("report.html.j2")
-    virtual = sum(1 for n in report.model.main.nodes if not n.is_const) > TABLE_ROWS_MAX
     # the page's data is printed where this mark is, a piece at a time (iter_compact_json): as one string it
     # was tens of MB on a 200k-node graph, held twice over (and in two bytes per character once one character
     # of it is not Latin-1)
-    mark = f"\x00report-data-{os.urandom(16).hex()}\x00"
+    marks = [f"\x00report-{what}-{os.urandom(16).hex()}\x00" for what in ("data", "outputs", "compat")]
     pieces = tpl.generate(
-        r=data, rows=Markup("" if virtual else node_rows(report)), output_rows=Markup(output_rows(data["outputs"])),
-        compat_outputs=Markup(code_list((data["compatibility"] or {}).get("outputs") or [])), tensor_rows=Markup(tensor_rows(data["tensors"])),
+        r=data, rows=Markup("" if virtual else node_rows(report)), output_rows=Markup(marks[1]),
+        compat_outputs=Markup(marks[2]), tensor_rows=Markup(tensor_rows(data["tensors"])),
         virtual_table=virtual, compat_rows=compat_rows(report),
         layer_chart=bar_chart([(_strip(x.scope, layers), x.flops) for x in layers[:LAYER_CHART_MAX]]),
         layer_count=min(
             LAYER_CHART_MAX, sum(1 for x in layers if x.flops)),
         op_flops={op: v.get("flops", 0) for op, v in (report.cost.by_op_type if report.cost else {}).items()}, css=Markup(_read("report.css")), js=Markup(js),
         script_hash=f"sha256-{digest}",
-        data_json=Markup(mark),
+        data_json=Markup(marks[0]),
         diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
         has_diagram_data=bool(report.diagram_data),
         diagram_note=report.diagram_note, format_names=FORMAT_NAMES,
         batch_note=" (batch 1)" if report.assumed_batch else "",
     )
     page_data = {**data, "diagram": report.diagram_data} if report.diagram_data else data
-    return _with_data(pieces, mark, iter_compact_json(report, page_data, script_safe))
+    return _filled(pieces, dict(zip(marks, (
+        iter_compact_json(report, page_data, script_safe), output_rows(data["outputs"]),
+        code_list((data["compatibility"] or {}).get("outputs") or [])))))
 
 
-def _with_data(pieces, mark: str, data):
-    """The template's pieces with the pieces of `data` where `mark` was printed (exactly once)."""
-    seen = 0
+def _filled(pieces, parts: dict):
+    """The template's pieces with the pieces of parts[mark] where each mark was printed. A mark is printed
+    at most once; one the template did not print (a section not shown) leaves its pieces unmade."""
+    seen = set()
     for piece in pieces:
-        if mark in piece:
-            seen += 1
-            before, after = piece.split(mark, 1)
-            if seen > 1 or mark in after:
-                raise RuntimeError("page data printed twice")
-            yield before
-            yield from data
-            yield after
-        else:
+        found = [m for m in parts if m in piece]
+        if not found:
             yield piece
-    if seen != 1:
-        raise RuntimeError("page data not printed")
+            continue
+        found.sort(key=piece.index)
+        for m in found:
+            before, piece = piece.split(m, 1)
+            if m in seen or m in piece:
+                raise RuntimeError("page data printed twice")
+            seen.add(m)
+            yield before
+            yield from parts[m]
+        yield piece
