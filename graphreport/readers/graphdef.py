@@ -227,6 +227,8 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
                             f"{len(nodes):,} nodes (e.g. {worst[1]!r} at output {worst[0]:,})")
     del names
     tensors = g.tensors
+    shared = {id(d) for d in shared_attrs.values()}  # (the dicts stay alive: ids are not reused)
+    dtypes: dict[tuple, object] = {}  # (id of a shared attrs dict, output index) -> dtype
     for k, node in enumerate(nodes):
         nname, op, attrs = node.name, node.op, node.attrs
         t, out_shapes = special.get(k, (None, None))
@@ -238,7 +240,13 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
         for i in range(n_out):
             tname = f"{nname}:{i}"
             tname = canon.get(tname, tname)
-            tensor = Tensor(name=tname, producer=nname, dtype=_out_dtype(op, attrs, i))
+            if id(attrs) in shared:  # nodes that share one attrs dict (and so one op) share their dtypes
+                dtype = dtypes.get((id(attrs), i), dtypes)
+                if dtype is dtypes:
+                    dtype = dtypes[(id(attrs), i)] = _out_dtype(op, attrs, i)
+            else:
+                dtype = _out_dtype(op, attrs, i)
+            tensor = Tensor(name=tname, producer=nname, dtype=dtype)
             if out_shapes and i < len(out_shapes):
                 tensor.shape = out_shapes[i]
             outputs.append(tname)
