@@ -453,6 +453,9 @@ def fusions(g: Graph, names: list[str], folded: set[str], cons: dict[str, list[s
     return out
 
 
+_VERDICTS: dict[tuple, tuple] = {}  # (op, dtype, data_format) -> NodeCompat fields, see classify_tf_node
+
+
 def classify_tf_node(g: Graph, node: Node, variables_freeze: bool, cons: dict[str, list[str]]) -> NodeCompat:
     """`variables_freeze`: the model's converter freezes its variables (Model.variables_freeze_on_conversion)."""
     op = node.op
@@ -469,6 +472,11 @@ def classify_tf_node(g: Graph, node: Node, variables_freeze: bool, cons: dict[st
                           "freeze the graph first (convert_variables_to_constants / freeze_graph with the "
                           "checkpoint)")
     dtype = node_dtype(g, node)
+    df = node.attrs.get("data_format")
+    key = (op, dtype, df if type(df) is str else None)
+    known = _VERDICTS.get(key)
+    if known is not None:  # the same op on the same dtype: the same verdict, made once
+        return NodeCompat(node.name, op, *known)
     entry, how = lookup(op, node.attrs, dtype)
     status = entry.get("status", "unsupported")
     int8 = entry.get("int8", "blocker")
@@ -501,6 +509,9 @@ def classify_tf_node(g: Graph, node: Node, variables_freeze: bool, cons: dict[st
             why = f"{op}{variant} is neither a TFLite builtin nor a Flex op" + (f": {err}" if err and
                                                                                "neither" not in err else "")
         nc = NodeCompat(node.name, op, "unsupported", "blocker", why, CUSTOM_FIX)
+    if how not in ("probe:attrs", "fused") and not (load_table()["ops"].get(op) or {}).get("attrs") \
+            and nc.int8 != "float":  # a verdict that depends on nothing else of the node
+        _VERDICTS[key] = (nc.tflite, nc.int8, nc.reason, nc.fix)
     if nc.int8 == "float":
         dts = [d for d in _io_dtypes(g, node) if d]
         if dtype not in FLOAT_DTYPES and dts and len(dts) == len(node.inputs) + len(node.outputs) and \

@@ -172,18 +172,25 @@ class _GraphCost:
         # parameters: one definition for the whole report (analysis/params.py)
         nc.params, nc.weight_bytes = self.params.by_node.get(node.name, (0, 0))
         # activation bytes
+        tensors = g.tensors
         total = 0
         for tname in node.outputs:
-            b = _bytes(g.tensors[tname])
+            b = _bytes(tensors[tname])
             if b is None:
                 total = None
                 break
             total += b
         nc.activation_bytes = total
         # foldable: every data input is a constant or the output of a foldable node
-        if node.inputs and all(self._const_like(t) for t in node.inputs) and node.op not in _NOT_FOLDABLE:
-            nc.foldable = True
-            self.foldable.update(node.outputs)
+        if node.inputs and node.op not in _NOT_FOLDABLE:
+            foldable = self.foldable
+            for tname in node.inputs:
+                t = tensors.get(tname)
+                if t is None or (t.const is None and tname not in foldable):
+                    break
+            else:
+                nc.foldable = True
+                foldable.update(node.outputs)
         # MACs / FLOPs
         try:
             if node.op in CALL_OPS:
@@ -202,10 +209,6 @@ class _GraphCost:
             nc.known = False
             nc.reason = f"cost rule for {node.op} failed: {type(e).__name__}: {e}"
         return nc
-
-    def _const_like(self, tname: str) -> bool:
-        t = self.g.tensors.get(tname)
-        return t is not None and (t.const is not None or tname in self.foldable)
 
     def _explain(self, node: Node, reason: str) -> str:
         """Add why a shape is unknown, when the shape note knows."""

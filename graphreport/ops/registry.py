@@ -38,15 +38,33 @@ class OpInfo:
 
 
 def node_ctx(g, node, value_of) -> "Ctx":
-    """The rule context of `node` in graph `g`; value_of(tensor name) gives a small constant value or None."""
-    ins = [g.tensors.get(t) for t in node.inputs]
-    outs = [g.tensors[t] for t in node.outputs]
-    names = list(node.inputs)
-    return Ctx(node.op, node.attrs, in_shapes=[t.shape if t is not None else None for t in ins],
-               in_dtypes=[t.dtype if t is not None else None for t in ins],
-               out_shapes=[t.shape for t in outs], out_dtypes=[t.dtype for t in outs],
-               values=lambda i: value_of(names[i]), name=node.name,
-               in_const=[t is not None and t.const is not None for t in ins], n_out=len(outs))
+    """The rule context of `node` in graph `g`; value_of(tensor name) gives a small constant value or None.
+    Made for every node by two passes (shapes, cost): its fields are set here directly, as Ctx() would
+    set them from these lists, without Ctx()'s copies."""
+    tensors = g.tensors
+    get = tensors.get
+    names = node.inputs
+    c = Ctx.__new__(Ctx)
+    c.op, c.name, c.attrs = node.op, node.name, node.attrs or {}
+    c.in_shapes, c.in_dtypes, c.in_const, c.out_shapes, c.out_dtypes = shapes, dtypes, const, oshapes, odtypes = \
+        [], [], [], [], []
+    for name in names:  # one loop, not a comprehension (a frame of its own) per list
+        t = get(name)
+        if t is None:
+            shapes.append(None)
+            dtypes.append(None)
+            const.append(False)
+        else:
+            shapes.append(t.shape)
+            dtypes.append(t.dtype)
+            const.append(t.const is not None)
+    for name in node.outputs:
+        t = tensors[name]
+        oshapes.append(t.shape)
+        odtypes.append(t.dtype)
+    c._getter = lambda i: value_of(names[i])
+    c._cache = {}
+    return c
 
 
 class Ctx:

@@ -188,6 +188,7 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
     special: dict[int, tuple] = {}  # node index -> (Const TensorProto, _output_shapes), only when present
     nodes = g.nodes
     n_refs = 0
+    shared_attrs: dict[tuple, dict] = {}
     for nd in nodedefs:
         data_inputs, control = [], []
         for inp in nd.input:
@@ -218,8 +219,13 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
         if t is not None or out_shapes_attr is not None:
             special[len(nodes)] = (t, None if out_shapes_attr is None else
                                    [shape_of(s) for s in out_shapes_attr.list.shape])
+        if t is None and op not in op_roles.VARIABLES and all(type(v) in _SCALARS for v in attrs.values()):
+            # nodes of one op type mostly carry the same few scalar attributes ({"T": "float32"}): one dict
+            # for all of them (nothing changes a node's attributes after reading but the variable readers)
+            key = (op, *((k, type(v), v) for k, v in attrs.items()))  # True and 1 are equal keys: typed
+            attrs = shared_attrs.setdefault(key, attrs)
         nodes.append(Node(name=nd.name, op=op, inputs=data_inputs, control_inputs=control, attrs=attrs,
-                          device=_intern(nd.device)))
+                          device=_intern(nd.device), calls=_NO_CALLS))
     # output tensors are made up to the highest index an input names: their number must stay proportional
     # to what the file holds (`p:99999` on each of 200 placeholders would otherwise make 20 million tensors)
     names = {n.name for n in nodes}
@@ -230,6 +236,8 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
                             f"{len(nodes):,} nodes (e.g. {worst[1]!r} at output {worst[0]:,})")
     del names
     tensors = g.tensors
+    shared = {id(d) for d in shared_attrs.values()}  # (the dicts stay alive: ids are not reused)
+    dtypes: dict[tuple, object] = {}  # (id of a shared attrs dict, output index) -> dtype
     for k, node in enumerate(nodes):
         nname, op, attrs = node.name, node.op, node.attrs
         t, out_shapes = special.get(k, (None, None))
@@ -241,7 +249,13 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
         for i in range(n_out):
             tname = f"{nname}:{i}"
             tname = canon.get(tname, tname)
-            tensor = Tensor(name=tname, producer=nname, dtype=_out_dtype(op, attrs, i))
+            if id(attrs) in shared:  # nodes that share one attrs dict (and so one op) share their dtypes
+                dtype = dtypes.get((id(attrs), i), dtypes)
+                if dtype is dtypes:
+                    dtype = dtypes[(id(attrs), i)] = _out_dtype(op, attrs, i)
+            else:
+                dtype = _out_dtype(op, attrs, i)
+            tensor = Tensor(name=tname, producer=nname, dtype=dtype)
             if out_shapes and i < len(out_shapes):
                 tensor.shape = out_shapes[i]
             outputs.append(tname)
@@ -264,6 +278,10 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
             node.is_const = True
     _fold_identity_of_const(g)
     return g
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+_NO_CALLS: tuple = ()  # a GraphDef node calls no function of its own (inline.py sets the call sites it makes)
 
 
 def _intern(s: str) -> str:

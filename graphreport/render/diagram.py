@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -34,6 +35,8 @@ from . import svg
 SMALL = 150  # at most this many drawn ops: fully expanded, as one static Graphviz SVG
 MAX_VIEW = 400  # children of one box laid out together at most
 LAYOUT_BUDGET = 60000  # boxes laid out in all (100k-node graphs: deep scopes beyond stay collapsed)
+HUGE_OPS, HUGE_LAYOUT_BUDGET = 120_000, 20000  # more drawn ops than this: a smaller budget (issue 13: a 200k-op
+# graph reports in 20 s and 600 MB; the layouts of its first levels are laid out, deeper boxes stay closed)
 CHUNK_ABOVE = 60  # a level with more children is cut into blocks
 OVERVIEW_ITEMS = 24  # a big graph opens boxes (biggest first) while at most this many are visible
 SERIES_MIN = 3  # members of a series at least
@@ -152,9 +155,16 @@ class Builder:
                     self.items[parent].children.append(s)
                     scopes[key] = s
                 parent = s
-            leaf = self.new(Item(OP, p[-1], n.name, op=n.op, parent=parent, leaf=i))
+            label = p[-1]
+            # an op has no children (an empty tuple, shared) and, at the top level, its name as label
+            leaf = self.new(Item(OP, n.name if label == n.name else label, n.name, op=n.op, parent=parent,
+                                 leaf=i, children=()))
             self.items[parent].children.append(leaf)
-        self.leaf_item = {it.leaf: k for k, it in enumerate(self.items) if it.kind == OP}
+        leaf_item = [0] * len(self.ops)  # op position -> its item
+        for k, it in enumerate(self.items):
+            if it.kind == OP:
+                leaf_item[it.leaf] = k
+        self.leaf_item = leaf_item
         self._collapse_chains(self.root)
 
     def _collapse_chains(self, k: int):
@@ -176,13 +186,20 @@ class Builder:
     def build_edges(self):
         g = self.g
         idx = {n.name: i for i, n in enumerate(self.ops)}
+        texts: dict[tuple, str] = {}  # shape -> its text: one string for the many edges of one shape
         for i, n in enumerate(self.ops):
             for tname in n.inputs:
                 t = g.tensors.get(tname)
                 if t is None or t.is_const or t.producer not in idx:
                     continue
-                self.edges.append((self.leaf_item[idx[t.producer]], self.leaf_item[i],
-                                   compact_shape(t.shape) if t.shape is not None else ""))
+                if t.shape is None:
+                    text = ""
+                else:
+                    key = tuple(t.shape)
+                    text = texts.get(key)
+                    if text is None:
+                        text = texts[key] = compact_shape(t.shape)
+                self.edges.append((self.leaf_item[idx[t.producer]], self.leaf_item[i], text))
 
     # ---------------------------------------------------------------- views
     def ancestors(self, k: int) -> list[int]:
@@ -236,10 +253,14 @@ class Builder:
         """Structure of each box, bottom-up: kinds and ops of its children in name order, the edges between
         them, and how many stubs; not names and not shapes."""
         order = self.postorder(self.root)
+        op_sigs: dict[str, int] = {}  # one int object per op type
         for k in order:
             it = self.items[k]
             if it.kind == OP:
-                it.sig = hash(("op", it.op))
+                sig = op_sigs.get(it.op)
+                if sig is None:
+                    sig = op_sigs[it.op] = hash(("op", it.op))
+                it.sig = sig
                 continue
             kids = sorted(range(len(it.children)), key=lambda j: self.items[it.children[j]].label)
             rank = {j: r for r, j in enumerate(kids)}
@@ -333,6 +354,9 @@ class Builder:
         plain chain merged by name (block_3_expand, block_3_depthwise ... -> block_3)."""
         changed, made = True, False
         guard = 0
+        # the edges between each box's children (child position pairs), kept up to date as boxes are cut:
+        # view_edges (every edge's path to the root) runs once at the end, not after every round
+        inner = {k: list(e) for k, e in self.inner.items()}
         while changed and guard < 8:
             changed = False
             guard += 1
@@ -340,26 +364,39 @@ class Builder:
                 it = self.items[k]
                 if it.kind in (OP, SERIES) or len(it.children) <= CHUNK_ABOVE:
                     continue
-                groups = _blocks([self.items[c].label for c in it.children], list(self.inner.get(k, {})),
+                edges = inner.get(k, [])
+                groups = _blocks([self.items[c].label for c in it.children], edges,
                                  [self.first_leaf(c) for c in it.children])
                 if len(groups) >= len(it.children):
                     continue
                 new_children = []
+                where = [(0, -1, 0)] * len(it.children)  # old position -> (new position, block, position in it)
                 for grp in groups:
                     if len(grp) == 1:
+                        where[grp[0]] = (len(new_children), -1, 0)
                         new_children.append(it.children[grp[0]])
                         continue
                     kids = [it.children[j] for j in grp]
                     b = self.new(Item(BLOCK, _block_label([self.items[c].label for c in kids]), "", parent=k))
                     self.items[b].children = kids
-                    for c in kids:
+                    for p, c in enumerate(kids):
                         self.items[c].parent = b
+                        where[grp[p]] = (len(new_children), b, p)
                     new_children.append(b)
                 it.children = new_children
+                outer: dict = {}
+                for a, c in edges:
+                    (ga, ba, pa), (gc, _bc, pc) = where[a], where[c]
+                    if ga != gc:
+                        outer[(ga, gc)] = None
+                    else:  # inside one block
+                        inner.setdefault(ba, {})[(pa, pc)] = None
+                inner[k] = list(outer)
                 changed = True
             if changed:
-                self.view_edges()
                 made = True
+        if made:
+            self.view_edges()
         return made
 
     def first_leaf(self, k: int) -> int:
@@ -547,6 +584,7 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
     target = max(4, math.ceil(n / (CHUNK_ABOVE // 2)))
     groups: list[list[int]] = []
     acc: list[int] = []
+    acc_key = None  # _key of acc's last label
     for seg in segments:
         if len(seg) >= 3:  # a block with branches (a module, a residual block): its own group
             if acc:
@@ -554,10 +592,11 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
                 acc = []
             groups.append(seg)
             continue
-        if acc and (len(acc) + len(seg) > 3 * target or _key(labels[seg[0]]) != _key(labels[acc[-1]])):
+        if acc and (len(acc) + len(seg) > 3 * target or _key(labels[seg[0]]) != acc_key):
             groups.append(acc)
             acc = []
-        acc = acc + seg
+        acc.extend(seg)  # in place: a copy per segment made a long chain quadratic
+        acc_key = _key(labels[acc[-1]])
     if acc:
         groups.append(acc)
     groups = _attach_tails(groups, labels)
@@ -565,7 +604,7 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
         merged: list[list[int]] = []
         for grp in groups:
             if merged and len(merged[-1]) + len(grp) <= target:
-                merged[-1] = merged[-1] + grp
+                merged[-1].extend(grp)
             else:
                 merged.append(grp)
         groups = merged
@@ -786,7 +825,7 @@ def layout_all(b: Builder, deadline: float):
         order += frontier
         frontier = [c for k in frontier for c in b.items[k].children if b.items[c].kind != OP]
     by_key: dict[tuple, list[int]] = {}
-    budget = LAYOUT_BUDGET
+    budget = LAYOUT_BUDGET if len(b.ops) <= HUGE_OPS else HUGE_LAYOUT_BUDGET
     for k in order:
         it = b.items[k]
         if not it.children:
@@ -868,6 +907,29 @@ def layout_all(b: Builder, deadline: float):
     return finish
 
 
+class BoxIds(Mapping):
+    """Node name -> id of its box in the page (n<position in the graph>), made when first read: the page of a
+    big graph draws its node table from the data and never asks (200k names and ids were 30 MB)."""
+
+    def __init__(self, ops: list, gindex: list[int]):
+        self._ops, self._gindex, self._ids = ops, gindex, None
+
+    def _all(self) -> dict:
+        if self._ids is None:
+            self._ids = {n.name: f"n{i}" for n, i in zip(self._ops, self._gindex)}
+            self._ops = self._gindex = None
+        return self._ids
+
+    def __getitem__(self, name: str) -> str:
+        return self._all()[name]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 class Pending:
     """A diagram whose Graphviz runs go on in the background (start()): the box ids are known at once,
     result() waits for the layouts and makes the Diagram. Meanwhile the caller renders the rest of the page,
@@ -909,7 +971,7 @@ def _start(report, keep) -> Pending:
     if not b.ops:
         done = Diagram(None, "No op to draw.", {}, None)
         return Pending({}, lambda: done)
-    ids = {n.name: f"n{b.gindex[i]}" for i, n in enumerate(b.ops)}
+    ids = BoxIds(b.ops, b.gindex)
     small = len(b.ops) <= SMALL
     static_job = _Job(lambda: svg.render_diagram(b.model, keep=keep)) if small else None
     b.build_tree()
@@ -926,6 +988,7 @@ def _start(report, keep) -> Pending:
 
 def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: float) -> Diagram:
     layouts()
+    b.edges = b.inner = b.ins = b.outs = b.scope_of_path = None  # done with: freed before the rows are made
     static, note, _ids = static_job.result() if static_job is not None else (None, "", {})
     if not b.layouts and static is None:
         msg = b.layout_note or note or "no layout"

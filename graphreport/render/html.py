@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 
 from ..readers.registry import display_names
 from ..render.charts import _si, bar_chart
-from ..render.jsonout import compact_json
+from ..render.jsonout import iter_compact_json
 from ..shapespec import compact_shape, format_shape
 from .drawing import attach_diagram
 from .text import figure_text, human_bytes
@@ -149,6 +149,21 @@ def tensor_rows(tensors: list[dict]) -> str:
     return "".join(out)
 
 
+def output_rows(outputs: list[dict]):
+    """The I/O table's output rows (the report's `outputs`) as HTML pieces, a batch of rows each, written
+    here as node_rows are: a graph whose every op is a sink (a 200k-op fan-out) suggests as many outputs."""
+    for i in range(0, len(outputs), 512):
+        yield "".join(f'<tr><td>output</td><td class="mono">{escape(x["name"])}</td><td>{escape(x["dtype"] or "?")}'
+                      f'</td><td class="mono">{escape(format_shape(x["shape"]))}</td></tr>'
+                      for x in outputs[i:i + 512])
+
+
+def code_list(names: list[str]):
+    """`<code>a</code>, <code>b</code>` in pieces: the outputs the compatibility verdicts trace back from."""
+    for i in range(0, len(names), 512):
+        yield (", " if i else "") + ", ".join(f"<code>{escape(o)}</code>" for o in names[i:i + 512])
+
+
 ATTENTION = ("flex", "unsupported", "custom", "unknown")
 
 
@@ -178,21 +193,6 @@ def _strip(scope: str, layers) -> str:
     return scope
 
 
-class _Once:
-    """Safe text the template prints once, handed over as it is printed: Markup(text) and Jinja's escape of
-    a Markup each copy the whole string, and the page's data is tens of MB on a 200k-node graph."""
-    __slots__ = ("text",)
-
-    def __init__(self, text: str):
-        self.text = text
-
-    def __html__(self) -> str:
-        text, self.text = self.text, None
-        if text is None:
-            raise RuntimeError("page data printed twice")
-        return text
-
-
 def page_words(report) -> dict:
     """What the page says differently for a converted model (a TFLite file: its inputs and outputs are fixed,
     its nodes are operators, each judged by its builtin), from the model's capabilities."""
@@ -207,24 +207,54 @@ def render_html(report) -> str:
 def render_html_parts(report):
     """The page as the template's pieces in order (written one by one, never joined into one string)."""
     attach_diagram(report)  # Graphviz runs in the background while the rest of the page is made
+    virtual = sum(1 for n in report.model.main.nodes if not n.is_const) > TABLE_ROWS_MAX
+    if virtual:  # a big graph: its diagram's working data is freed before the page's data is made (peak RSS)
+        report.diagram_data  # noqa: B018 - waits for the layouts
     data = report.to_dict(nodes=False)  # the nodes go into the page's JSON a batch at a time (compact_json)
     layers = report.layers()
     js = _read("report.js")
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
     tpl = _env().get_template("report.html.j2")
-    virtual = sum(1 for n in report.model.main.nodes if not n.is_const) > TABLE_ROWS_MAX
-    return tpl.generate(
-        r=data, rows=Markup("" if virtual else node_rows(report)), tensor_rows=Markup(tensor_rows(data["tensors"])),
+    # the page's data is printed where this mark is, a piece at a time (iter_compact_json): as one string it
+    # was tens of MB on a 200k-node graph, held twice over (and in two bytes per character once one character
+    # of it is not Latin-1)
+    marks = [f"\x00report-{what}-{os.urandom(16).hex()}\x00" for what in ("data", "outputs", "compat")]
+    pieces = tpl.generate(
+        r=data, rows=Markup("" if virtual else node_rows(report)), output_rows=Markup(marks[1]),
+        compat_outputs=Markup(marks[2]), tensor_rows=Markup(tensor_rows(data["tensors"])),
         virtual_table=virtual, compat_rows=compat_rows(report),
         layer_chart=bar_chart([(_strip(x.scope, layers), x.flops) for x in layers[:LAYER_CHART_MAX]]),
         layer_count=min(
             LAYER_CHART_MAX, sum(1 for x in layers if x.flops)),
         op_flops={op: v.get("flops", 0) for op, v in (report.cost.by_op_type if report.cost else {}).items()}, css=Markup(_read("report.css")), js=Markup(js),
         script_hash=f"sha256-{digest}",
-        data_json=_Once(compact_json(
-            report, {**data, "diagram": report.diagram_data} if report.diagram_data else data, script_safe)),
+        data_json=Markup(marks[0]),
         diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
         has_diagram_data=bool(report.diagram_data),
         diagram_note=report.diagram_note, format_names=FORMAT_NAMES, page=page_words(report),
         batch_note=" (batch 1)" if report.assumed_batch else "",
     )
+    page_data = {**data, "diagram": report.diagram_data} if report.diagram_data else data
+    return _filled(pieces, dict(zip(marks, (
+        iter_compact_json(report, page_data, script_safe), output_rows(data["outputs"]),
+        code_list((data["compatibility"] or {}).get("outputs") or [])))))
+
+
+def _filled(pieces, parts: dict):
+    """The template's pieces with the pieces of parts[mark] where each mark was printed. A mark is printed
+    at most once; one the template did not print (a section not shown) leaves its pieces unmade."""
+    seen = set()
+    for piece in pieces:
+        found = [m for m in parts if m in piece]
+        if not found:
+            yield piece
+            continue
+        found.sort(key=piece.index)
+        for m in found:
+            before, piece = piece.split(m, 1)
+            if m in seen or m in piece:
+                raise RuntimeError("page data printed twice")
+            seen.add(m)
+            yield before
+            yield from parts[m]
+        yield piece

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from json.encoder import encode_basestring as _string  # ensure_ascii=False's string encoder
 from typing import Iterator
 
 ITEMS_PER_CHUNK = 512  # list items encoded per piece
@@ -25,8 +26,78 @@ def _clean(o):
 
 
 def _dumps(o, depth: int) -> str:
-    s = json.dumps(_clean(o), indent=1, ensure_ascii=False, default=str)
-    return s.replace("\n", "\n" + " " * depth) if depth else s
+    """`json.dumps(_clean(o), indent=1, ensure_ascii=False, default=str)` with each line after the first
+    indented by `depth` more spaces: the same bytes, encoded here rather than by the json module's pure-Python
+    indenting encoder, whose generators made a 200k-node report's nodes most of its time."""
+    buf: list[str] = []
+    _enc(o, "\n" + " " * depth, buf)
+    return "".join(buf)
+
+
+def _enc(o, pad: str, buf: list) -> None:
+    """Append `o` encoded with each new line starting with `pad` (a newline and the indent) to `buf`.
+    Strings, ints and None inside a list or dict are written in the loop (most values), the rest by a call."""
+    out = buf.append
+    t = type(o)
+    if t is list or t is tuple:
+        if not o:
+            out("[]")
+            return
+        inner = pad + " "
+        sep = "[" + inner
+        for v in o:
+            tv = type(v)
+            if tv is str:
+                out(sep + _string(v))
+            elif tv is int:
+                out(sep + int.__repr__(v))
+            elif v is None:
+                out(sep + "null")
+            else:
+                out(sep)
+                _enc(v, inner, buf)
+            sep = "," + inner
+        out(pad + "]")
+    elif t is dict:
+        if not o:
+            out("{}")
+            return
+        inner = pad + " "
+        sep = "{" + inner
+        start = len(buf)
+        for k, v in o.items():
+            if type(k) is not str:  # as _clean does: keys as str() (two that collide keep the last value)
+                del buf[start:]
+                _enc({str(k): v for k, v in o.items()}, pad, buf)
+                return
+            tv = type(v)
+            if tv is str:
+                out(sep + _string(k) + ": " + _string(v))
+            elif tv is int:
+                out(sep + _string(k) + ": " + int.__repr__(v))
+            elif v is None:
+                out(sep + _string(k) + ": null")
+            else:
+                out(sep + _string(k) + ": ")
+                _enc(v, inner, buf)
+            sep = "," + inner
+        out(pad + "}")
+    elif isinstance(o, str):
+        out(_string(o))
+    elif o is None:
+        out("null")
+    elif o is True:
+        out("true")
+    elif o is False:
+        out("false")
+    elif isinstance(o, int):
+        out(int.__repr__(o))
+    elif isinstance(o, float):
+        out(float.__repr__(o) if math.isfinite(o) else _string(str(o)))
+    elif isinstance(o, (list, tuple, dict)):  # subclasses: as the plain type
+        _enc(dict(o) if isinstance(o, dict) else list(o), pad, buf)
+    else:
+        out(_string(str(o)))  # default=str
 
 
 def _parts(value, depth: int) -> Iterator[str]:
@@ -75,23 +146,45 @@ def iter_json(report) -> Iterator[str]:
 
 def compact_json(report, data: dict, safe=lambda s: s) -> str:
     """`safe(json.dumps(data, ensure_ascii=False, default=str))` where `data` is `report.to_dict(nodes=False)`
-    (plus other keys), with "nodes" filled with every node's dict: encoded a batch of nodes at a time and
-    joined once, so the nodes' dicts are never all held at once nor the text copied more than once. `safe`
-    must map text piece by piece (a per-character escape)."""
-    pieces = []
+    (plus other keys), with "nodes" filled with every node's dict. `safe` must map text piece by piece (a
+    per-character escape). See iter_compact_json."""
+    return "".join(iter_compact_json(report, data, safe))
+
+
+def iter_compact_json(report, data: dict, safe=lambda s: s) -> Iterator[str]:
+    """compact_json's text as pieces to write in turn: the nodes' dicts a batch at a time, and long lists
+    in the other values (the diagram's items and layouts) a batch of items at a time, so neither the nodes'
+    dicts nor the text is ever held whole."""
     for i, (k, v) in enumerate(data.items()):
-        pieces.append(safe((", " if i else "{") + json.dumps(str(k), ensure_ascii=False) + ": "))
+        yield safe((", " if i else "{") + json.dumps(str(k), ensure_ascii=False) + ": ")
         if k == "nodes" and v is None:
             nodes = _Nodes(report)
-            pieces.append("[")
+            yield "["
             for j in range(0, len(nodes), ITEMS_PER_CHUNK):
                 text = json.dumps(nodes[j:j + ITEMS_PER_CHUNK], ensure_ascii=False, default=str)[1:-1]
-                pieces.append(safe((", " if j else "") + text))
-            pieces.append("]")
+                yield safe((", " if j else "") + text)
+            yield "]"
         else:
-            pieces.append(safe(json.dumps(v, ensure_ascii=False, default=str)))
-    pieces.append("}" if pieces else "{}")
-    return "".join(pieces)
+            yield from _compact_parts(v, safe, 2)
+    yield "}" if data else "{}"
+
+
+def _compact_parts(v, safe, depth: int) -> Iterator[str]:
+    """`safe(json.dumps(v, ensure_ascii=False, default=str))` in pieces: a long list a batch of items at a
+    time, a dict (down to `depth` levels) value by value."""
+    if type(v) is list and len(v) > ITEMS_PER_CHUNK:
+        yield "["
+        for j in range(0, len(v), ITEMS_PER_CHUNK):
+            yield safe((", " if j else "") + json.dumps(v[j:j + ITEMS_PER_CHUNK], ensure_ascii=False,
+                                                        default=str)[1:-1])
+        yield "]"
+    elif type(v) is dict and v and depth > 0 and all(type(k) is str for k in v):
+        for i, (k, x) in enumerate(v.items()):
+            yield safe((", " if i else "{") + json.dumps(k, ensure_ascii=False) + ": ")
+            yield from _compact_parts(x, safe, depth - 1)
+        yield "}"
+    else:
+        yield safe(json.dumps(v, ensure_ascii=False, default=str))
 
 
 def render_json(report) -> str:
