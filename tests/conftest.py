@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # or runs a subprocess that imports it (convert, TF-side reference scripts). Such a test is marked
 # `requires_tf`: by `pytestmark = pytest.mark.requires_tf` in its module, by `@pytest.mark.requires_tf`, or
 # by asking for the `tf` or `tf_reference` fixture, directly or through another fixture (marked below).
-# `make test-fast` runs `-m "not requires_tf and not slow"` in a venv without TensorFlow (`slow`: sweeps,
-# Chromium, wheel builds, the network; `make test` runs everything). The hooks below keep the TF marks
-# honest, in every run:
+# `make test-fast` runs `-m "not requires_tf"` in a venv without TensorFlow (`make test` runs everything;
+# `slow` marks sweeps, Chromium, wheel builds, the network, for `-m "not slow"`). The hooks below keep the TF
+# marks honest, in every run:
 # - collecting the tests never imports TensorFlow (a module imports it inside the tests that need it);
 # - a test not marked requires_tf that imports TensorFlow in this process fails;
 # - a test that skips because TensorFlow is missing fails instead: nothing is skipped for lack of it.
@@ -168,6 +168,21 @@ def report_json(model_path, *extra) -> dict:
     p = run_cli("report", model_path, "--format", "json", "-o", "-", *extra)
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
+
+
+@pytest.fixture(scope="session")
+def unpacked_wheel(tmp_path_factory):
+    """(the wheel `pip wheel` builds from this tree, the folder it is unpacked into): built once per session
+    for the tests that run graphreport from an installed copy (test_wheel.py, test_diff_wheel.py)."""
+    import zipfile
+
+    d = tmp_path_factory.mktemp("wheel")
+    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(d / "dist"), str(ROOT)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    (whl,) = (d / "dist").glob("graphreport-*.whl")
+    zipfile.ZipFile(whl).extractall(d / "site")
+    return whl, d / "site"
 
 
 @pytest.fixture(scope="session")

@@ -7,25 +7,19 @@ import zipfile
 
 import pytest
 
-from conftest import ROOT, SAMPLES
+from conftest import SAMPLES
 
-pytestmark = pytest.mark.slow  # builds the wheel, installs it in a throwaway venv
+pytestmark = pytest.mark.slow  # builds the wheel (conftest.unpacked_wheel), runs it away from the source tree
 
 
-def test_diff_renders_from_installed_wheel(tmp_path):
-    wheel_dir = tmp_path / "wheel"
-    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                        "-w", str(wheel_dir), str(ROOT)], capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    (whl,) = wheel_dir.glob("graphreport-*.whl")
+def test_diff_renders_from_installed_wheel(tmp_path, unpacked_wheel):
+    whl, site = unpacked_wheel
     names = zipfile.ZipFile(whl).namelist()
     for f in ("graphreport/diff/__init__.py", "graphreport/diff/matching.py", "graphreport/diff/compare.py",
               "graphreport/diff/gates.py", "graphreport/batch.py", "graphreport/render/diff_html.py",
               "graphreport/templates/diff.html.j2", "graphreport/templates/diff.css",
               "graphreport/templates/diff.js", "graphreport/templates/index.html.j2"):
         assert f in names, f
-    site = tmp_path / "site"
-    zipfile.ZipFile(whl).extractall(site)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(PYTHONPATH=str(site), XDG_CACHE_HOME=str(tmp_path / "xdg"))
     out = tmp_path / "d.html"

@@ -8,22 +8,14 @@ import pytest
 
 from hostile import evil_graphdef
 
-pytestmark = pytest.mark.slow  # builds the wheel, installs it in a throwaway venv
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.slow  # builds the wheel (conftest.unpacked_wheel), runs it away from the source tree
 
 
-def test_report_renders_from_installed_wheel(tmp_path):
-    wheel_dir = tmp_path / "wheel"
-    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                        "-w", str(wheel_dir), ROOT], capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    (whl,) = wheel_dir.glob("graphreport-*.whl")
+def test_report_renders_from_installed_wheel(tmp_path, unpacked_wheel):
+    whl, site = unpacked_wheel
     names = zipfile.ZipFile(whl).namelist()
     for f in ("report.html.j2", "report.css", "report.js"):
         assert f"graphreport/templates/{f}" in names
-    site = tmp_path / "site"
-    zipfile.ZipFile(whl).extractall(site)
     model = tmp_path / "m.pb"
     model.write_bytes(evil_graphdef())
     out = tmp_path / "r.html"
