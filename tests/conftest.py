@@ -98,9 +98,12 @@ def run_cli_here(*args, cwd=None, env=None):
     """graphreport.cli.main(args) in this process, as `python -m graphreport` would run it but without the
     interpreter's start-up and imports (about 0.4 s a run): stdout and stderr captured, SystemExit (argparse)
     turned into the exit code, env and cwd applied for the run and restored after, Python's default warning
-    filters (a warning goes to the captured stderr, as in the process). The guard's forked child is left out
-    (GRAPHREPORT_TIME_LIMIT=0: the command runs here, unguarded): tests of the guard use run_cli_process."""
+    filters (a warning goes to the captured stderr, as in the process), and the cyclic collector's thresholds of
+    the guard's child (graphreport/watchdog.py; about 15 % of a small report's time). The guard's forked child is
+    left out (GRAPHREPORT_TIME_LIMIT=0: the command runs here, unguarded): tests of the guard use
+    run_cli_process."""
     import contextlib
+    import gc
     import io
     import warnings
 
@@ -108,8 +111,9 @@ def run_cli_here(*args, cwd=None, env=None):
 
     argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
-    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_env, saved_cwd, saved_gc = dict(os.environ), os.getcwd(), gc.get_threshold()
     try:
+        gc.set_threshold(100_000, 20, 100)
         if env is not None:
             os.environ.clear()
             os.environ.update(env)
@@ -134,6 +138,7 @@ def run_cli_here(*args, cwd=None, env=None):
                 traceback.print_exc()
                 code = 1
     finally:
+        gc.set_threshold(*saved_gc)
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
