@@ -43,7 +43,8 @@ test: setup
 # The quick loop: every test that needs no TensorFlow (not marked requires_tf, see tests/conftest.py; the slow
 # ones too: the fuzz slice, Chromium, the wheel, the counted-work and memory runs), in .venv-fast: a second venv
 # with the package and the `test-light` extra, TensorFlow left out (made once, like .venv), one pytest-xdist
-# worker per core. A test that imports TensorFlow there fails, never skips.
+# worker per core, each test file on one worker (its module fixtures - Chromium, the big graph's page, the
+# wheel - made once). A test that imports TensorFlow there fails, never skips.
 FAST_VENV  := .venv-fast
 FAST_STAMP := $(FAST_VENV)/.installed
 
@@ -54,7 +55,7 @@ $(FAST_STAMP): pyproject.toml
 	@touch $@
 
 test-fast: $(FAST_STAMP) sysdeps
-	$(FAST_VENV)/bin/python -m pytest -q -p no:cacheprovider -n auto -m "not requires_tf"
+	$(FAST_VENV)/bin/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile -m "not requires_tf"
 
 # Benchmarks (figures for README): the report vs Model Explorer's C++ adapter (installed by the script in a
 # throwaway bench/.venv-me, never a dependency) and `import tensorflow`; then big graphs, when that bench exists.

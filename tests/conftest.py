@@ -176,21 +176,6 @@ def report_json(model_path, *extra) -> dict:
 
 
 @pytest.fixture(scope="session")
-def unpacked_wheel(tmp_path_factory):
-    """(the wheel `pip wheel` builds from this tree, the folder it is unpacked into): built once per session
-    for the tests that run graphreport from an installed copy (test_wheel.py, test_diff_wheel.py)."""
-    import zipfile
-
-    d = tmp_path_factory.mktemp("wheel")
-    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                        "-w", str(d / "dist"), str(ROOT)], capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    (whl,) = (d / "dist").glob("graphreport-*.whl")
-    zipfile.ZipFile(whl).extractall(d / "site")
-    return whl, d / "site"
-
-
-@pytest.fixture(scope="session")
 def manifest():
     return json.loads((SAMPLES / "manifest.json").read_text())
 
