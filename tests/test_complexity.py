@@ -38,7 +38,7 @@ PACKAGE = str(Path(compat.__file__).resolve().parent.parent)  # the graphreport/
 UNITS = {"transformer": 2, "chain": 16, "fanout": 16, "functions": 16}  # per unit of scale (smaller than bench)
 MIXES = ["transformer", "chain", "fanout", "functions", "functions_model"]
 SLACK = 1.5  # n log n passes and per-run fixed costs: 8x the graph may cost at most 12x the work
-BIG = 8  # the largest scale (the counted runs, traced, cost about 1 s of CPU per 1x of scale)
+BIG = 8  # the largest scale: a whole-graph walk per node grows ~64x there, against SLACK x 8 allowed
 MIN_LINES = 1000  # functions doing less than this at the largest scale are too small to judge
 
 
