@@ -40,9 +40,11 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-# The quick loop: the tests that need no TensorFlow and are not slow sweeps (neither marked requires_tf nor
-# slow, see tests/conftest.py), in .venv-fast: a second venv with the package and the `test-light` extra,
-# TensorFlow left out (made once, like .venv). A test that imports TensorFlow there fails, never skips.
+# The quick loop: every test that needs no TensorFlow (not marked requires_tf, see tests/conftest.py; the slow
+# ones too: the fuzz slice, Chromium, the wheel, the counted-work and memory runs), in .venv-fast: a second venv
+# with the package and the `test-light` extra, TensorFlow left out (made once, like .venv), one pytest-xdist
+# worker per core, each test file on one worker (its module fixtures - Chromium, the big graph's page, the
+# wheel - made once). A test that imports TensorFlow there fails, never skips.
 FAST_VENV  := .venv-fast
 FAST_STAMP := $(FAST_VENV)/.installed
 
@@ -53,7 +55,7 @@ $(FAST_STAMP): pyproject.toml
 	@touch $@
 
 test-fast: $(FAST_STAMP) sysdeps
-	$(FAST_VENV)/bin/python -m pytest -q -p no:cacheprovider -n auto -m "not requires_tf and not slow"
+	$(FAST_VENV)/bin/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile -m "not requires_tf"
 
 # Benchmarks (figures for README): the report vs Model Explorer's C++ adapter (installed by the script in a
 # throwaway bench/.venv-me, never a dependency) and `import tensorflow`; then big graphs, when that bench exists.

@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # or runs a subprocess that imports it (convert, TF-side reference scripts). Such a test is marked
 # `requires_tf`: by `pytestmark = pytest.mark.requires_tf` in its module, by `@pytest.mark.requires_tf`, or
 # by asking for the `tf` or `tf_reference` fixture, directly or through another fixture (marked below).
-# `make test-fast` runs `-m "not requires_tf and not slow"` in a venv without TensorFlow (`slow`: sweeps,
-# Chromium, wheel builds, the network; `make test` runs everything). The hooks below keep the TF marks
-# honest, in every run:
+# `make test-fast` runs `-m "not requires_tf"` in a venv without TensorFlow (`make test` runs everything;
+# `slow` marks sweeps, Chromium, wheel builds, the network, for `-m "not slow"`). The hooks below keep the TF
+# marks honest, in every run:
 # - collecting the tests never imports TensorFlow (a module imports it inside the tests that need it);
 # - a test not marked requires_tf that imports TensorFlow in this process fails;
 # - a test that skips because TensorFlow is missing fails instead: nothing is skipped for lack of it.
@@ -72,10 +72,101 @@ def tf_reference():
         import_tf()
 
 
-def run_cli(*args, cwd=None, env=None):
-    """Run `python -m graphreport ...` in a subprocess; returns CompletedProcess (text)."""
+def run_cli(*args, cwd=None, env=None, process=False):
+    """Run `graphreport ...`; returns a CompletedProcess (text). In this process (graphreport.cli.main with
+    stdout / stderr captured, see run_cli_here) unless process=True or env sets GRAPHREPORT_TIME_LIMIT: then
+    `python -m graphreport` in a subprocess, for what only a process shows (the guard's forked child and its time
+    limit, a C library's crash, start-up, imports, os._exit)."""
+    if process or "GRAPHREPORT_TIME_LIMIT" in (os.environ if env is None else env):
+        return run_cli_process(*args, cwd=cwd, env=env)
+    return run_cli_here(*args, cwd=cwd, env=env)
+
+
+def run_cli_process(*args, cwd=None, env=None):
+    """`python -m graphreport ...` in a subprocess."""
     return subprocess.run([sys.executable, "-m", "graphreport", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=300)
+
+
+# Python's own warning filters (python -W unset), which the CLI's process has and pytest's do not
+_PROCESS_WARNING_FILTERS = (("default", DeprecationWarning, "__main__"), ("ignore", DeprecationWarning, ""),
+                            ("ignore", PendingDeprecationWarning, ""), ("ignore", ImportWarning, ""),
+                            ("ignore", ResourceWarning, ""))
+
+
+def run_cli_here(*args, cwd=None, env=None):
+    """graphreport.cli.main(args) in this process, as `python -m graphreport` would run it but without the
+    interpreter's start-up and imports (about 0.4 s a run): stdout and stderr captured, SystemExit (argparse)
+    turned into the exit code, env and cwd applied for the run and restored after, Python's default warning
+    filters (a warning goes to the captured stderr, as in the process), and the cyclic collector's thresholds of
+    the guard's child (graphreport/watchdog.py; about 15 % of a small report's time). The guard's forked child is
+    left out (GRAPHREPORT_TIME_LIMIT=0: the command runs here, unguarded): tests of the guard use
+    run_cli_process."""
+    import contextlib
+    import gc
+    import io
+    import warnings
+
+    from graphreport import cli
+
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd, saved_gc = dict(os.environ), os.getcwd(), gc.get_threshold()
+    try:
+        gc.set_threshold(100_000, 20, 100)
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        os.environ["GRAPHREPORT_TIME_LIMIT"] = "0"
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            warnings.resetwarnings()
+            for action, category, module in _PROCESS_WARNING_FILTERS:
+                warnings.filterwarnings(action, category=category, module=module)
+            try:
+                code = cli.main(argv)
+            except SystemExit as e:  # argparse: --help, --version, a usage error
+                if e.code is None or isinstance(e.code, int):
+                    code = e.code or 0
+                else:
+                    print(e.code, file=sys.stderr)
+                    code = 1
+            except Exception:  # noqa: BLE001 - --debug lets an error out: the process prints it and exits 1
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+    finally:
+        gc.set_threshold(*saved_gc)
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(["graphreport", *argv], code, out.getvalue(), err.getvalue())
+
+
+_TF_PROBE = """
+import json, sys
+from graphreport.cli import main
+for argv in json.loads(sys.argv[1]):
+    code = main(argv)
+    if code != 0:
+        sys.exit(code)
+print("IMPORTED:" + ",".join(sorted(m for m in sys.modules if m.split(".", 1)[0] in %r)))
+""" % (TF_MODULES,)
+
+
+def tf_imported_by(*commands) -> str:
+    """Run graphreport commands (argument lists) one after the other in one fresh process and return what
+    TensorFlow / Keras modules they imported ("" when none). GRAPHREPORT_TIME_LIMIT=0: the work runs in that
+    process itself, not in the guard's forked child, whose imports the process would not see."""
+    cmds = [[str(a) for a in c] for c in commands]
+    p = subprocess.run([sys.executable, "-c", _TF_PROBE, json.dumps(cmds)], capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "GRAPHREPORT_TIME_LIMIT": "0"})
+    assert p.returncode == 0, p.stderr
+    last = p.stdout.strip().splitlines()[-1]
+    assert last.startswith("IMPORTED:"), p.stdout
+    return last[len("IMPORTED:"):]
 
 
 def report_json(model_path, *extra) -> dict:

@@ -477,6 +477,9 @@ def check(t: Target, data: bytes, workdir: Path, html: bool = False, isolate: bo
     pid = os.fork()
     if pid == 0:
         os.close(r)
+        import gc
+
+        gc.set_threshold(100_000, 20, 100)  # a short-lived child, like the CLI guard's (graphreport/watchdog.py)
         try:
             res = check_inprocess(t, data, workdir, html)
             payload = pickle.dumps(res)

@@ -60,12 +60,17 @@ CASES = {
 }
 
 
+# through `python -m graphreport` (the process boundary: exit status, the guard's forked child, stderr as
+# written); the other cases run the CLI in this process (conftest.run_cli)
+IN_A_PROCESS = {"random", "deep_nesting", "huge_output_index"}
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_file_gives_one_line_and_exit_2(tmp_path, case):
     model = tmp_path / f"{case}.pb"
     model.write_bytes(CASES[case])
     out = tmp_path / "out.html"
-    p = run_cli("report", model, "-o", out)
+    p = run_cli("report", model, "-o", out, process=case in IN_A_PROCESS)
     assert p.returncode == 2, (p.returncode, p.stderr)
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1, p.stderr
@@ -86,7 +91,7 @@ def test_missing_file_and_directory(tmp_path):
 def test_unwritable_output_leaves_nothing(tmp_path):
     model = tmp_path / "ok.pb"
     model.write_bytes(evil_graphdef())
-    p = run_cli("report", model, "-o", tmp_path / "missing-dir" / "r.html")
+    p = run_cli("report", model, "-o", tmp_path / "missing-dir" / "r.html", process=True)
     assert p.returncode != 0 and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
 
