@@ -268,23 +268,32 @@ class Builder:
             it.sig = hash((it.kind, tuple(self.items[it.children[j]].sig for j in kids), tuple(edges),
                            len({s for s in self.ins.get(k, {})}), len(self.outs.get(k, {}))))
 
-    def postorder(self, root: int) -> list[int]:
+    def postorder(self, root: int, containers: bool = False) -> list[int]:
+        """Items below `root` (itself included), each after its children; only those with children when
+        `containers` (the same order otherwise)."""
+        items = self.items
         out, stack = [], [(root, False)]
+        push, pop, append = stack.append, stack.pop, out.append
         while stack:
-            k, done = stack.pop()
+            k, done = pop()
             if done:
-                out.append(k)
+                append(k)
                 continue
-            stack.append((k, True))
-            for c in self.items[k].children:
-                stack.append((c, False))
+            children = items[k].children
+            if not children:  # a leaf: out at once, as (k, True) pushed and popped right away would be
+                if not containers:
+                    append(k)
+                continue
+            push((k, True))
+            for c in children:
+                push((c, False))
         return out
 
     def find_series(self):
         """Sibling scopes <prefix><number><suffix> with the same inside become one box, when drawing them as
         one box keeps the level acyclic (members chained one after the other, or side by side)."""
         made = False
-        for k in self.postorder(self.root):
+        for k in self.postorder(self.root, containers=True):
             it = self.items[k]
             if it.kind != SCOPE or len(it.children) < SERIES_MIN:
                 continue
@@ -360,7 +369,7 @@ class Builder:
         while changed and guard < 8:
             changed = False
             guard += 1
-            for k in list(self.postorder(self.root)):
+            for k in self.postorder(self.root, containers=True):
                 it = self.items[k]
                 if it.kind in (OP, SERIES) or len(it.children) <= CHUNK_ABOVE:
                     continue
