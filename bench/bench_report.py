@@ -268,7 +268,8 @@ def breakdown(path: Path, repeat: int, work: Path, env: dict) -> dict:
     for _ in range(repeat):
         for mode in runs:
             cmd = [str(GR_VENV / "bin" / "python"), "-c", STAGES, str(path), str(work / "b.html"), mode]
-            p = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+            # cwd: not the checkout, whose graphreport/ would shadow the installed copy
+            p = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, cwd=work)
             runs[mode].append(json.loads(p.stdout.strip().splitlines()[-1]))
 
     def med(mode, key):
