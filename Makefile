@@ -55,7 +55,7 @@ $(FAST_STAMP): pyproject.toml
 	@touch $@
 
 test-fast: $(FAST_STAMP) sysdeps
-	$(FAST_VENV)/bin/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile -m "not requires_tf"
+	$(FAST_VENV)/bin/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile -m "not requires_tf and not bench"
 
 # Benchmarks (figures for README): the report vs Model Explorer's C++ adapter (installed by the script in a
 # throwaway bench/.venv-me, never a dependency) and `import tensorflow`; then big graphs, when that bench exists.

@@ -54,6 +54,7 @@ def test_memory_per_node_fits_200k_nodes_in_600_mb(tmp_path, mix, fmt, extra):
 
 
 @pytest.mark.slow  # a 200k-node report: tens of seconds each
+@pytest.mark.bench  # `make test` runs it; `make test-fast` does not (the pair alone is over a minute of CPU)
 @pytest.mark.parametrize("mix", ["identity_chain", "relu_fanout"])
 def test_html_with_diagram_at_200k_nodes_fits_600_mb(tmp_path, mix):
     rss = _peak(tmp_path, mix, TARGET_NODES, "html")
