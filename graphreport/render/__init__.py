@@ -22,6 +22,7 @@ def render_parts(report, fmt: str):
         from .jsonout import iter_json
         return iter_json(report)
     if fmt == "html":
+        attach_diagram(report)  # first: Graphviz lays out while the page's modules (Jinja2 ...) are imported
         from .html import render_html_parts
         return render_html_parts(report)
     return [render(report, fmt)]
