@@ -11,7 +11,7 @@ import pytest
 from conftest import SAMPLES
 from graphreport.readers import tfproto
 from graphreport.readers.detect import load
-from graphreport.render import attach_diagram, diagram, svg
+from graphreport.render import attach_diagram, boxlayout, diagram, svg
 from graphreport.render.html import render_html
 from graphreport.report import build_report
 
@@ -272,7 +272,7 @@ def test_layout_budget_keeps_deep_boxes_closed(monkeypatch, tmp_path):
     rep = build_report(load(str(path)), diagram=False)
     monkeypatch.setattr(diagram, "SMALL", 10)
     full = diagram.build(rep)
-    monkeypatch.setattr(diagram, "LAYOUT_BUDGET", 12)
+    monkeypatch.setattr(boxlayout, "LAYOUT_BUDGET", 12)
     cut = diagram.build(rep)
     assert len(cut.data["layouts"]) < len(full.data["layouts"])
     closed = [it for it in cut.data["items"] if it[0] in (1, 2, 3) and it[5] and it[10] < 0]

@@ -105,3 +105,11 @@ def test_the_report_and_analyses_call_no_renderer():
     assert len(layer) > 5
     for m in layer:
         assert not {t for t in g[m] if t.startswith("graphreport.render")}, m
+
+
+def test_no_module_over_1000_lines():
+    """One idea per module (issue 12): a module that grows past 1,000 lines is split."""
+    package = Path(__file__).resolve().parent.parent / "graphreport"
+    long = {str(p.relative_to(package)): n for p in package.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 1000}
+    assert not long, long

@@ -8,7 +8,7 @@ and its own peak RSS (VmHWM) is read as it exits, never a time. The bound per no
 600 MB at 200,000 nodes, less the fixed part (the interpreter, the imports and the small graph's report,
 measured here) leaves (600 MB - fixed) / 200,000 bytes for each node (about 2.9 KB). The HTML case here runs
 without the diagram. The diagram of a graph of more than 120k drawn ops is laid out within a smaller budget
-(render/diagram.py HUGE_OPS), so its memory per node at 40k nodes does not extrapolate to 200k: the HTML
+(render/boxlayout.py HUGE_OPS), so its memory per node at 40k nodes does not extrapolate to 200k: the HTML
 report with its diagram is measured at 200k nodes itself (a slow test: tens of seconds per graph), its peak
 RSS against 600 MB (10^6 bytes, as bench/bench_big.py --flat reports it). bench/bench_big.py --flat
 measures the 200k-node runs (README: Performance).
