@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from . import svg
+from .svg import CATEGORY_COLORS, DOT_TIMEOUT_S, op_category, quote  # names, not the package (no import circle)
 
 OP, SCOPE, SERIES, BLOCK = 0, 1, 2, 3  # kinds of box (diagram.Item.kind)
 MAX_VIEW = 400  # children of one box laid out together at most
@@ -29,7 +29,7 @@ def _view_dot(b, k: int, gid: int, total_flops) -> tuple[str, int]:
              'margin="0.08,0.03"];', 'edge [fontname="Helvetica", fontsize=7, arrowsize=0.5];']
     for j, c in enumerate(it.children):
         ci = b.items[c]
-        lines.append(f"c{j} [label={svg.quote(b.box_label(ci, total_flops))}];")
+        lines.append(f"c{j} [label={quote(b.box_label(ci, total_flops))}];")
     ins = b.ins.get(k, {})
     stub_in: dict[int, str] = {}
     srcs: dict[int, int] = {}
@@ -40,7 +40,7 @@ def _view_dot(b, k: int, gid: int, total_flops) -> tuple[str, int]:
         stub_in.setdefault(s, "")
         if (s, j) not in seen:
             seen.add((s, j))
-            lines.append(f"i{s} -> c{j}" + (";" if many else f" [label={svg.quote(lab)}];"))
+            lines.append(f"i{s} -> c{j}" + (";" if many else f" [label={quote(lab)}];"))
     for s in stub_in:
         lines.append(f"i{s} [shape=point, width=0.06, height=0.06];")
     outs = b.outs.get(k, {})
@@ -51,12 +51,12 @@ def _view_dot(b, k: int, gid: int, total_flops) -> tuple[str, int]:
     else:
         for j, lab in outs.items():
             lines.append(f"o{j} [shape=point, width=0.06, height=0.06];")
-            lines.append(f"c{j} -> o{j}" + (";" if many else f" [label={svg.quote(lab)}];"))
+            lines.append(f"c{j} -> o{j}" + (";" if many else f" [label={quote(lab)}];"))
     for (a, c), (lab, more) in b.inner.get(k, {}).items():
         if a == c:
             continue
         text = lab + (f" (+{more - 1})" if more > 1 else "")
-        lines.append(f"c{a} -> c{c}" + (f" [label={svg.quote(text)}];" if text else ";"))
+        lines.append(f"c{a} -> c{c}" + (f" [label={quote(text)}];" if text else ";"))
     if len(stub_in) > 0:
         lines.append("{rank=min; " + " ".join(f"i{s};" for s in stub_in) + "}")
     if outs:
@@ -137,7 +137,7 @@ def _pack(b, k: int, raw: dict) -> dict:
 
 def _fill(it) -> str:
     if it.kind == OP:
-        return svg.CATEGORY_COLORS[svg.op_category(it.op)]
+        return CATEGORY_COLORS[op_category(it.op)]
     return {SCOPE: "#eef3fa", SERIES: "#e3ebf7", BLOCK: "#f4f4f4"}[it.kind]
 
 
@@ -247,12 +247,12 @@ def layout_all(b, deadline: float):
     def run(batch):
         left = deadline - time.monotonic()
         if left <= 0:
-            return None, f"Graphviz took longer than {svg.DOT_TIMEOUT_S:.0f} s"
+            return None, f"Graphviz took longer than {DOT_TIMEOUT_S:.0f} s"
         src = "\n".join(sources[g][0] for g in batch)
         try:
             proc = subprocess.run([exe, "-Tplain"], input=src.encode("utf-8"), capture_output=True, timeout=left)
         except subprocess.TimeoutExpired:
-            return None, f"Graphviz took longer than {svg.DOT_TIMEOUT_S:.0f} s"
+            return None, f"Graphviz took longer than {DOT_TIMEOUT_S:.0f} s"
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
             return None, f"Graphviz failed: {err[0] if err else 'unknown error'}"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..shapespec import compact_shape
-from . import svg
+from .svg import DOT_TIMEOUT_S, constant_expressions, render_diagram  # names, not the package (no import circle)
 from .boxlayout import BLOCK, MAX_VIEW, OP, SCOPE, SERIES, _Job, layout_all
 
 SMALL = 150  # at most this many drawn ops: fully expanded, as one static Graphviz SVG
@@ -95,7 +95,7 @@ def _worse(a: int, b: int) -> int:
 
 def drawn_ops(model, keep):
     g = model.main
-    folded = svg.constant_expressions(g)
+    folded = constant_expressions(g)
     ops = [n for n in g.nodes if not n.is_const and n.name not in folded and n.op != "NoOp"
            and (keep is None or n.name in keep)]
     return ops, folded
@@ -384,7 +384,7 @@ class Builder:
                 it.children = new_children
                 outer: dict = {}
                 for a, c in edges:
-                    (ga, ba, pa), (gc, _bc, pc) = where[a], where[c]
+                    (ga, ba, pa), (gc, _, pc) = where[a], where[c]
                     if ga != gc:
                         outer[(ga, gc)] = None
                     else:  # inside one block
@@ -709,7 +709,7 @@ def _start(report, keep) -> Pending:
         return Pending({}, lambda: done)
     ids = BoxIds(b.ops, b.gindex)
     small = len(b.ops) <= SMALL
-    static_job = _Job(lambda: svg.render_diagram(b.model, keep=keep)) if small else None
+    static_job = _Job(lambda: render_diagram(b.model, keep=keep)) if small else None
     b.build_tree()
     b.build_edges()
     b.view_edges()
@@ -718,7 +718,7 @@ def _start(report, keep) -> Pending:
         b.signatures()  # the boxes' insides changed: their structure again, for sharing layouts
     b.figures()
     b.layouts = []
-    layouts = layout_all(b, t0 + svg.DOT_TIMEOUT_S)
+    layouts = layout_all(b, t0 + DOT_TIMEOUT_S)
     return Pending(ids, lambda: _finish(b, keep, small, ids, static_job, layouts, t0))
 
 
