@@ -214,7 +214,8 @@ def main(argv=None) -> int:
         out = getattr(args, "out_dir", None) or args.output
         folders = [os.path.dirname(os.path.abspath(out)) if out and out != "-" and not getattr(args, "out_dir", None)
                    else os.path.abspath(out or ".")]
-        return run_guarded(lambda: _main(args), budget(*inputs), inputs[0] if len(inputs) == 1 else
+        reads = None if getattr(args, "out_dir", None) else len(inputs)  # a folder's models: not known yet
+        return run_guarded(lambda: _main(args), budget(*inputs, reads=reads), inputs[0] if len(inputs) == 1 else
                            " vs ".join(inputs), folders)
     return _main(args)
 

@@ -6,6 +6,7 @@ import os
 
 from ..errors import BadModelError
 from ..model import Model
+from ..watchdog import note_read
 from .files import MAX_FILE_BYTES, looks_like_json, read_bytes, read_head  # noqa: F401  (used from here)
 from .registry import find, suffixes
 
@@ -54,7 +55,9 @@ def load_directory(path: str) -> Model:
     reader = find(path, b"", is_dir=True)
     if reader is None:
         raise BadModelError(_describe_directory(path), path)
-    return reader.load(path)
+    model = reader.load(path)
+    note_read(model)  # under the CLI's guard: the rest of the command gets a budget for what was read
+    return model
 
 
 def load(path: str) -> Model:
@@ -66,4 +69,6 @@ def load(path: str) -> Model:
     reader = find(path, head)
     if reader is None:
         raise BadModelError("no such file" if not exists else "not a file graphreport reads", path)
-    return reader.load(path)
+    model = reader.load(path)
+    note_read(model)
+    return model
