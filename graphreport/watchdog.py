@@ -263,15 +263,13 @@ def run_guarded(fn: Callable[[], int], seconds: Union[Budget, float], what: str,
     try:
         status = _wait(pid, clock, r)
         if status is None:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            _kill_tree(pid)
             _cleanup(pid, out_folders)
             _say(f"{what}: {clock.why(time.monotonic())}; the file is damaged or built to exhaust a reader "
                  f"({ENV_LIMIT} sets a flat limit)")
             return 2
     except KeyboardInterrupt:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        _kill_tree(pid)
         _cleanup(pid, out_folders)
         sys.stderr.write("graphreport: interrupted\n")
         return 130
@@ -285,6 +283,57 @@ def run_guarded(fn: Callable[[], int], seconds: Union[Budget, float], what: str,
         name = str(sig)
     _say(f"{what}: a reader library crashed on this file ({name}); the file is damaged or hostile")
     return 2
+
+
+def _descendants(root: int) -> list[int]:
+    """The processes under `root` (Linux: /proc; [] elsewhere): a folder's pool workers, Graphviz runs."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    children: dict[int, list[int]] = {}
+    for e in entries:
+        if not e.isdigit():
+            continue
+        try:
+            with open(f"/proc/{e}/stat", "rb") as f:
+                stat = f.read()
+            ppid = int(stat[stat.rindex(b")") + 2:].split()[1])  # after "pid (comm) state"; comm may hold ")"
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(e))
+    out, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), ()):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill the child and every process it started (a pool worker looping in libhdf5 would outlive it, adopted
+    by init): each is stopped first, so that none forks or is orphaned while the tree is being found."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except OSError:
+        pass
+    stopped: list[int] = []
+    for _ in range(5):  # a process may have been forking when its parent stopped: look again until none is new
+        new = [p for p in _descendants(pid) if p not in stopped]
+        if not new:
+            break
+        for p in new:
+            try:
+                os.kill(p, signal.SIGSTOP)
+            except OSError:
+                pass
+        stopped += new
+    for p in [pid, *stopped]:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+    os.waitpid(pid, 0)
 
 
 def _wait(pid: int, clock: _Clock, messages: int):

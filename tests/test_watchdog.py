@@ -183,6 +183,38 @@ def test_the_rest_of_the_work_is_not_held_to_the_reading_budget(capfd):
     assert capfd.readouterr().err == ""
 
 
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2:][:1] != b"Z"  # a zombie is dead (waiting for init, its new parent, to reap it)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="the process tree is read from /proc")
+def test_what_the_child_started_goes_with_it(tmp_path, capfd):
+    """A folder's pool worker looping in libhdf5 would outlive the child the guard kills: the guard kills the
+    child's whole tree (here a grandchild and its own child)."""
+    import subprocess
+    import sys
+
+    pids = tmp_path / "pids"
+
+    def fn():
+        worker = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; "
+                                   "p = subprocess.Popen(['sleep', '600']); print(p.pid, flush=True); time.sleep(600)"],
+                                  stdout=subprocess.PIPE, text=True)
+        pids.write_text(f"{worker.pid} {worker.stdout.readline().strip()}")
+        _hang()
+
+    assert watchdog.run_guarded(fn, Budget(size=0, reads=1, scale=0.4), "folder") == 2
+    started = [int(p) for p in pids.read_text().split()]
+    assert len(started) == 2 and not any(_alive(p) for p in started), started
+    assert "gave up after" in capfd.readouterr().err
+
+
 # --- the CLI on the damaged files the fuzzer found, on the default budget ----------------------------------
 
 def _report_on_the_default_budget(tmp_path, crasher: Path, out_name: str) -> str:
