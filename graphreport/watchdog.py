@@ -3,7 +3,8 @@ library never returns.
 
 Some damaged files make a C library loop while holding the GIL (seen: libhdf5 reading a fuzzed `.h5`), so
 neither a Python alarm nor a watchdog thread can stop them. `run_guarded` runs the command in a forked child
-and waits for it: when the budget is spent it kills the child, removes the child's temporary output files
+and waits for it: when the budget is spent it kills the child and every process the child started (a folder's
+pool workers, Graphviz runs), removes the child's temporary output files
 and prints graphreport's one-line error (exit code 2); when a library crashes the child (a signal), that is
 a damaged file too (exit code 2). Outputs are written atomically by the child, so nothing partial is left.
 
