@@ -9,10 +9,10 @@ and prints graphreport's one-line error (exit code 2); when a library crashes th
 a damaged file too (exit code 2). Outputs are written atomically by the child, so nothing partial is left.
 
 The budget has two phases, told apart by one-line messages the child sends on a pipe:
-- reading: until a reader has returned its model, READ_BASE_SECONDS plus READ_SECONDS_PER_MB per MB of the
-  input on disk (a folder: its files; a checkpoint prefix: the files it names) and of content a reader
-  produced from it (`note_bytes`: a zip member's decompressed bytes). The per-MB figure is sized for the
-  slowest reader per byte (text GraphDef, ~1.3 s of CPU per MB here); a hang in a small file ends in seconds.
+- reading: until a reader has returned its model, READ_BASE_SECONDS plus READ_SECONDS_PER_MB per MB of the input
+  on disk (a folder: its files; a checkpoint prefix or .meta: the files of the prefix) and of content a reader
+  produced from it (`note_bytes`: a zip member's decompressed bytes). The per-MB figure is sized for the slowest
+  reader per byte (text GraphDef, ~1.3 s of CPU per MB here); a hang in a small file ends in seconds.
 - the rest (analyses, rendering, writing): once the command has read its models (`note_read`: nodes and
   tensors of each), REST_BASE_SECONDS plus REST_SECONDS_PER_ITEM per node and per tensor read, plus
   REST_SECONDS_PER_GB per GB on disk (figures that touch weights' bytes), counted from then: the unused
@@ -83,6 +83,8 @@ def _size(path: str) -> int:
             return _folder_size(path)
         if not os.path.exists(path):
             return _prefix_size(path)
+        if path.endswith(".meta"):  # a checkpoint's graph: its .index is read too
+            return _prefix_size(path[:-len(".meta")])
         return os.path.getsize(path)
     except OSError:
         return 0

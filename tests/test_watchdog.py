@@ -93,6 +93,7 @@ def test_environment(monkeypatch, tmp_path):
     (tmp_path / "model.ckpt.index").write_bytes(b"i" * 20)
     (tmp_path / "other.meta").write_bytes(b"o" * 5000)
     assert watchdog.budget(str(tmp_path / "model.ckpt")).size == 320
+    assert watchdog.budget(str(tmp_path / "model.ckpt.meta")).size == 320  # the .index is read with it
 
 
 # --- the messages: sent by the readers, only under the guard ---------------------------------------------------
