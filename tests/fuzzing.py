@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_models"
 CRASHERS = Path(__file__).resolve().parent / "fuzz_crashers"
 TIME_LIMIT = 20  # seconds per input; the report of any sample takes well under 1 s
+GIL_SILENCE = 5.0  # seconds without a heartbeat from an isolated child: a C library holds the GIL (a hang)
 
 INTERESTING32 = [0, 1, 2, 3, 4, 7, 8, 16, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x7FFFFFFF,
                  0x80000000, 0xFFFFFFFE, 0xFFFFFFFF]
@@ -471,15 +472,18 @@ def check(t: Target, data: bytes, workdir: Path, html: bool = False, isolate: bo
         return check_inprocess(t, data, workdir, html)
     _preload()
     import pickle
-    import time
 
     r, w = os.pipe()
+    beat_r, beat_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
+        os.close(beat_r)
         import gc
+        import threading
 
         gc.set_threshold(100_000, 20, 100)  # a short-lived child, like the CLI guard's (graphreport/watchdog.py)
+        threading.Thread(target=_heartbeat, args=(beat_w,), daemon=True).start()
         try:
             res = check_inprocess(t, data, workdir, html)
             payload = pickle.dumps(res)
@@ -489,14 +493,8 @@ def check(t: Target, data: bytes, workdir: Path, html: bool = False, isolate: bo
             f.write(payload)
         os._exit(0)
     os.close(w)
-    deadline = time.monotonic() + TIME_LIMIT + 10
-    status = None
-    while time.monotonic() < deadline:
-        done, st = os.waitpid(pid, os.WNOHANG)
-        if done:
-            status = st
-            break
-        time.sleep(0.002)
+    os.close(beat_w)
+    status, silent = _wait_beating(pid, beat_r)
     with os.fdopen(r, "rb") as f:
         if status is None:
             os.kill(pid, signal.SIGKILL)
@@ -507,9 +505,49 @@ def check(t: Target, data: bytes, workdir: Path, html: bool = False, isolate: bo
     if status is not None and payload:
         return pickle.loads(payload)
     STATS["guarded"] += 1
-    save_crasher(t, data, Failure(t.name, HANDLED_BY_GUARD + (" (time-out)" if status is None else
-                                                              f" (status {status})"), ""))
+    why = f" (status {status})" if status is not None else (
+        f" (no heartbeat for {GIL_SILENCE:g} s: the GIL held)" if silent else " (time-out)")
+    save_crasher(t, data, Failure(t.name, HANDLED_BY_GUARD + why, ""))
     return None
+
+
+def _heartbeat(fd: int) -> None:
+    """In an isolated child: a byte every 0.2 s while the interpreter runs. A loop in graphreport's Python code
+    lets this thread run (the GIL changes hands every few ms); a C library looping with the GIL held does not."""
+    import time
+
+    while True:
+        try:
+            os.write(fd, b".")
+        except OSError:
+            return
+        time.sleep(0.2)
+
+
+def _wait_beating(pid: int, beats: int) -> tuple[Optional[int], bool]:
+    """(the child's wait status or None when it was still running, whether it fell silent). The child may run
+    TIME_LIMIT + 10 s (its own alarm blames a slow Python loop at TIME_LIMIT), but a child silent for
+    GIL_SILENCE s is stuck in C holding the GIL: given up at once, as the CLI's guard would give up on it (by its
+    reading budget, graphreport/watchdog.py), instead of costing the campaign the whole time limit."""
+    import select
+    import time
+
+    start = time.monotonic()
+    last = start
+    try:
+        while True:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return st, False
+            now = time.monotonic()
+            if now - start > TIME_LIMIT + 10 or now - last > GIL_SILENCE:
+                return None, now - last > GIL_SILENCE
+            if select.select([beats], [], [], 0.01)[0]:
+                if not os.read(beats, 4096):  # the child closed it (exiting): wait for its status
+                    time.sleep(0.002)
+                last = time.monotonic()
+    finally:
+        os.close(beats)
 
 
 def save_crasher(t: Target, data: bytes, failure: Failure) -> Path:

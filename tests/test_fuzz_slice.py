@@ -66,6 +66,22 @@ def test_crashers_found_by_fuzzing_stay_fixed(case, tmp_path):
         assert "gave up after" in p.stderr or "a reader library crashed" in p.stderr, p.stderr
 
 
+def test_an_isolated_input_that_holds_the_gil_is_given_up_early(tmp_path, monkeypatch):
+    """A campaign's isolated check of an input on which libhdf5 loops holding the GIL: the child's heartbeat thread
+    falls silent, so the input is kept as handled by the CLI's guard after fuzzing.GIL_SILENCE seconds, not after
+    the whole time limit (a slow loop in Python keeps the heartbeat going: its own alarm blames it)."""
+    from pathlib import Path
+
+    monkeypatch.setattr(fuzzing, "CRASHERS", tmp_path / "saved")
+    h5 = next(t for t in fuzzing.targets(thirdparty=False) if t.name == "keras:keras2_h5")
+    hang = Path(fuzzing.__file__).parent / "fuzz_crashers" / "keras_keras2_h5-6ce29cb0280f.bin"
+    before = fuzzing.STATS["guarded"]
+    assert fuzzing.check(h5, hang.read_bytes(), tmp_path / "w") is None
+    assert fuzzing.STATS["guarded"] == before + 1
+    notes = [p.read_text() for p in (tmp_path / "saved").glob("*.txt")]
+    assert len(notes) == 1 and "no heartbeat" in notes[0] and fuzzing.HANDLED_BY_GUARD in notes[0], notes
+
+
 def test_mutators_change_the_bytes():
     rng = random.Random(1)
     for t in fuzzing.targets(thirdparty=False):
