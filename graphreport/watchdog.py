@@ -268,8 +268,8 @@ def run_guarded(fn: Callable[[], int], seconds: Union[Budget, float], what: str,
         if status is None:
             _kill_tree(pid)
             _cleanup(pid, out_folders)
-            _say(f"{what}: {clock.why(time.monotonic())}; the file is damaged or built to exhaust a reader "
-                 f"({ENV_LIMIT} sets a flat limit)")
+            _say(f"{what}: {clock.why(time.monotonic())}; the file is damaged or built to exhaust a reader"
+                 + ("" if clock.flat is not None else f" ({ENV_LIMIT} sets a flat limit)"))
             return 2
     except KeyboardInterrupt:
         _kill_tree(pid)
