@@ -296,15 +296,9 @@ def _descendants(root: int) -> list[int]:
         return []
     children: dict[int, list[int]] = {}
     for e in entries:
-        if not e.isdigit():
-            continue
-        try:
-            with open(f"/proc/{e}/stat", "rb") as f:
-                stat = f.read()
-            ppid = int(stat[stat.rindex(b")") + 2:].split()[1])  # after "pid (comm) state"; comm may hold ")"
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(e))
+        fields = _stat(e) if e.isdigit() else None
+        if fields:
+            children.setdefault(int(fields[1]), []).append(int(e))
     out, todo = [], [root]
     while todo:
         for c in children.get(todo.pop(), ()):
@@ -337,6 +331,28 @@ def _kill_tree(pid: int) -> None:
         except OSError:
             pass
     os.waitpid(pid, 0)
+    until = time.monotonic() + 2.0  # a killed process dies a moment later: gone (or a zombie) when this returns
+    for p in stopped:
+        while _running(p) and time.monotonic() < until:
+            time.sleep(0.005)
+
+
+def _stat(pid) -> Optional[list[bytes]]:
+    """A process's /proc/PID/stat fields after "pid (comm)": state, ppid, ...; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        fields = stat[stat.rindex(b")") + 2:].split()  # the command name may hold spaces and ")"
+        int(fields[1])
+        return fields
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (Linux /proc)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != b"Z"
 
 
 def _wait(pid: int, clock: _Clock, messages: int):

@@ -185,15 +185,6 @@ def test_the_rest_of_the_work_is_not_held_to_the_reading_budget(capfd):
 
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(b")") + 2:][:1] != b"Z"  # a zombie is dead (waiting for init, its new parent, to reap it)
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="the process tree is read from /proc")
 def test_what_the_child_started_goes_with_it(tmp_path, capfd):
     """A folder's pool worker looping in libhdf5 would outlive the child the guard kills: the guard kills the
@@ -212,7 +203,7 @@ def test_what_the_child_started_goes_with_it(tmp_path, capfd):
 
     assert watchdog.run_guarded(fn, Budget(size=0, reads=1, scale=0.4), "folder") == 2
     started = [int(p) for p in pids.read_text().split()]
-    assert len(started) == 2 and not any(_alive(p) for p in started), started
+    assert len(started) == 2 and not any(watchdog._running(p) for p in started), started
     assert "gave up after" in capfd.readouterr().err
 
 
