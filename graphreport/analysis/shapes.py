@@ -78,6 +78,8 @@ def topological_order(g: Graph) -> tuple[list[Node], list[str]]:
 
 def _topological_order(g: Graph) -> tuple[list[Node], list[str]]:
     index = {n.name: i for i, n in enumerate(g.nodes)}
+    if _in_file_order(g, index):
+        return list(g.nodes), []
     n_nodes = len(g.nodes)
     waiting = [0] * n_nodes
     users: dict[int, list[int]] = {}
@@ -125,6 +127,21 @@ def _topological_order(g: Graph) -> tuple[list[Node], list[str]]:
                 if waiting[u] == 0:
                     heapq.heappush(ready, u)
     return order, broken
+
+
+def _in_file_order(g: Graph, index: dict[str, int]) -> bool:
+    """Every node comes after the producers of its data inputs in the file (most graphs are written so).
+    Then the file order is the order `_topological_order` makes: whenever the nodes before node k are
+    placed, node k is ready and is the earliest of the ready nodes that are left, so it goes next."""
+    get, at = g.tensors.get, index.get
+    for i, n in enumerate(g.nodes):
+        for t in n.inputs:
+            tensor = get(t)
+            if tensor is not None and tensor.producer is not None:
+                j = at(tensor.producer)
+                if j is not None and j > i:
+                    return False
+    return True
 
 
 def _normalize_override(name: str, shape) -> list:
@@ -256,17 +273,24 @@ class _Walker:
             reason = reason or "loop variable (Merge <- NextIteration cycle): shape may change per iteration"
             if result is not None:
                 result = [None] + list(result[1:])
-        out_reasons: dict[int, str] = {}
+        out_reasons: Optional[dict[int, str]] = None
         if result is not None:
             for i, t in enumerate(outs):
                 if i < len(result):
                     if isinstance(result[i], Unknown):  # a rule may explain one output it cannot know
+                        if out_reasons is None:
+                            out_reasons = {}
                         out_reasons[i] = str(result[i])
                     else:
                         self._merge(t, result[i])
         if info is not None and info.value is not None and not self._too_big(outs):
-            if self.lazy and all(t.dtype in FLOAT_DTYPES and known(t.shape) and t.name not in self.values
-                                 for t in outs):
+            defer = self.lazy
+            if defer:
+                for t in outs:  # float outputs of known shape whose value is not known yet
+                    if t.dtype not in FLOAT_DTYPES or not known(t.shape) or t.name in self.values:
+                        defer = False
+                        break
+            if defer:
                 for t in outs:  # its value can no longer change a shape here: computed if asked for
                     self.pending[t.name] = node
             else:
@@ -479,7 +503,7 @@ def infer_shapes(model: Model, input_shapes: Optional[dict] = None) -> ShapeStat
 
 
 def _count(g: Graph, stats: ShapeStats) -> None:
-    producers = {n.name: n for n in g.nodes}
+    producers = g.by_name()
     for t in g.tensors.values():
         if t.const is not None:
             continue

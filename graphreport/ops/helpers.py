@@ -68,7 +68,7 @@ def free(ctx):
 
 def known(shape: Shape) -> bool:
     """True when the rank and every dimension are known."""
-    return shape is not None and all(d is not None for d in shape)
+    return shape is not None and None not in shape
 
 
 def rank(shape: Shape) -> Optional[int]:
