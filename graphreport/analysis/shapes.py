@@ -26,7 +26,8 @@ from ..errors import UsageError
 from . import LIST_LIMIT
 from ..model import FLOAT_DTYPES, Graph, Model, Node, SmallValue, Tensor, split_tensor_name
 from ..opdata import roles as op_roles
-from ..ops.helpers import MAX_VALUE_ELEMENTS, NP_DTYPES, ShapeError, Unknown, known, merge_shapes, num_elements
+from ..ops.helpers import (MAX_VALUE_ELEMENTS, NP_DTYPES, ShapeError, Unknown, known, merge_shapes, num_elements,
+                           same_shape)
 from ..ops.registry import Ctx, lookup, node_ctx
 from ..shapespec import format_shape
 
@@ -243,7 +244,7 @@ class _Walker:
             self.stats.inferred += 1
             self._finish(node, outs, None, placeholder=True)
             return
-        ctx = self.ctx_for(node)
+        ctx = None  # made when a rule needs it: not for same_shape, not for a value rule left pending
         info = lookup(node.op, g.dialect)
         reason = None
         result = None
@@ -256,8 +257,12 @@ class _Walker:
                 raise Unknown("placeholder of an old GraphDef (producer version <= 21): its scalar shape "
                               "attribute means 'unknown shape'; fix it with input_shapes")
             if node.op in CALL_OPS:
-                result = self.session.call(self.model, g, node, ctx)
+                result = self.session.call(self.model, g, node, self.ctx_for(node))
+            elif info is not None and info.shape is same_shape:  # [ctx.shape(0)]
+                t0 = g.tensors.get(node.inputs[0]) if node.inputs else None
+                result = [t0.shape if t0 is not None else None]
             elif info is not None and info.shape is not None:
+                ctx = self.ctx_for(node)
                 result = info.shape(ctx)
             elif _declared_output_shapes(node, len(outs)) is not None:
                 result = _declared_output_shapes(node, len(outs))
@@ -297,9 +302,11 @@ class _Walker:
                 self._values(node, info, ctx, outs)
         self._finish(node, outs, reason, placeholder=node.op in PLACEHOLDER_OPS, out_reasons=out_reasons)
 
-    def _values(self, node: Node, info, ctx: Ctx, outs: list) -> None:
+    def _values(self, node: Node, info, ctx: Optional[Ctx], outs: list) -> None:
         """Run node's value rule and keep the small values it gives."""
-        if set(node.inputs).isdisjoint(node.outputs):  # inputs unchanged: the same context, new outputs
+        if ctx is None:
+            vctx = self.ctx_for(node)
+        elif set(node.inputs).isdisjoint(node.outputs):  # inputs unchanged: the same context, new outputs
             ctx.out_shapes = [t.shape for t in outs]
             vctx = ctx
         else:
