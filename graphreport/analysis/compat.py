@@ -262,11 +262,7 @@ def _folded(g: Graph, names: list[str]) -> set[str]:
             continue  # an input without a producing node is never constant
         waiting[name] = len(prods)
         for p in prods:
-            users = readers.get(p)
-            if users is None:
-                readers[p] = [name]
-            else:
-                users.append(name)
+            readers.setdefault(p, []).append(name)
     while ready:
         for r in readers.get(ready.pop(), ()):
             if r in const:
@@ -616,15 +612,10 @@ def _graph_warnings(g: Graph, model: Model, relevant: list[str], folded: set[str
                  "QUANTIZE/DEQUANTIZE; convert with optimizations=[DEFAULT] (no representative dataset needed for "
                  "the ranges it covers) to get an int8 model")
     string_ops: set[str] = set()  # ops computing a string tensor on the path
-    tget = g.tensors.get
     for n in nodes:
-        if n.op in string_ops or n.name in folded or n.op in PLACEHOLDERS:
-            continue
-        for t in n.outputs:
-            tt = tget(t)
-            if tt is not None and tt.dtype == "string":
-                string_ops.add(n.op)
-                break
+        if n.op not in string_ops and n.name not in folded and n.op not in PLACEHOLDERS and any(
+                t in g.tensors and g.tensors[t].dtype == "string" for t in n.outputs):
+            string_ops.add(n.op)
     strings = sorted(string_ops)
     if strings:
         w.append(f"string tensors are computed on the inference path (by {', '.join(strings)}): most string ops "
