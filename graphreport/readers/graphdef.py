@@ -323,6 +323,8 @@ def _small_value_loader(t, n):
 def _fold_identity_of_const(g: Graph, by_name=None) -> None:
     """`w/read = Identity(w)` with w a Const is itself a constant (TF1 frozen graphs are full of them).
     One pass: each Identity waits for its input tensor to become constant, whatever the node order."""
+    if not any(t.const is not None for t in g.tensors.values()):
+        return  # no constant to start from (a graph of 200k Identity ops would fill `waiting` for nothing)
     waiting: dict[str, list[Node]] = {}
     for node in g.nodes:
         if not node.is_const and node.op in op_roles.FORWARD and len(node.inputs) == 1:
