@@ -223,7 +223,8 @@ def _resolve_outputs(g: Graph, suggestion, outputs: Optional[list[str]]) -> list
         return names
     if g.outputs:
         return list(dict.fromkeys(p for p in (g.producer(t) for t in g.outputs) if p))
-    return [o.name for o in suggestion.outputs if g.node(o.name) is not None]
+    by_name = g.by_name()
+    return [o.name for o in suggestion.outputs if o.name in by_name]
 
 
 def _folded(g: Graph, names: list[str]) -> set[str]:
