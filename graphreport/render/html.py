@@ -250,15 +250,35 @@ def render_html_parts(report):
         op_flops={op: v.get("flops", 0) for op, v in (report.cost.by_op_type if report.cost else {}).items()}, css=Markup(_read("report.css")), js=Markup(js),
         script_hash=f"sha256-{digest}",
         data_json=Markup(marks[0]),
-        diagram_svg=Markup(report.diagram_svg) if report.diagram_svg else None,
-        has_diagram_data=bool(report.diagram_data),
-        diagram_note=report.diagram_note, format_names=FORMAT_NAMES, page=page_words(report),
+        diagram_svg=_Drawn(lambda: Markup(report.diagram_svg) if report.diagram_svg else ""),
+        has_diagram_data=_Drawn(lambda: bool(report.diagram_data)),
+        diagram_note=_Drawn(lambda: report.diagram_note), format_names=FORMAT_NAMES, page=page_words(report),
         batch_note=" (batch 1)" if report.assumed_batch else "",
     )
     page_data = {**data, "diagram": report.diagram_data} if report.diagram_data else data
     return _filled(pieces, dict(zip(marks, (
         iter_compact_json(report, page_data, script_safe), output_rows(data["outputs"]),
         code_list((data["compatibility"] or {}).get("outputs") or [])))))
+
+
+class _Drawn:
+    """A value of the diagram as the template reads it, made when the template first tests or prints it:
+    the page's sections above the diagram are made while Graphviz still runs (reading the diagram waits for
+    it). Printed as markupsafe prints a value (escaped unless Markup)."""
+
+    def __init__(self, get):
+        self._get, self._value = get, None
+
+    def _made(self):
+        if self._get is not None:
+            self._value, self._get = self._get(), None
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._made())
+
+    def __html__(self) -> str:
+        return str(escape(self._made()))
 
 
 def _filled(pieces, parts: dict):
