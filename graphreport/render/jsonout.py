@@ -58,7 +58,7 @@ def _text(o, pad: str, memo: dict) -> str:
             return "{}"
         inner = pad + " "
         try:
-            items = [_key(k) + (_string(v) if type(v) is str else int.__repr__(v) if type(v) is int
+            items = [(_keys.get(k) or _key(k)) + (_string(v) if type(v) is str else int.__repr__(v) if type(v) is int
                                 else _value(v, inner, memo)) for k, v in o.items()]
         except TypeError:  # a key that is not a string (_string takes only str): keys as str(), as _clean does
             if all(type(k) is str for k in o):
