@@ -161,6 +161,12 @@ class Graph:
             self._by_name_of = len(self.nodes)
         return self._by_name.get(name)
 
+    def by_name(self) -> dict[str, Node]:
+        """Node name -> node, as `node()` looks them up: for a loop that looks up many (read it, never change it)."""
+        if self._by_name_of != len(self.nodes):
+            self.node("")
+        return self._by_name
+
     def tensor(self, name: str) -> Optional[Tensor]:
         t = self.tensors.get(name)
         if t is None and ":" not in name:
@@ -171,11 +177,16 @@ class Graph:
         """node name -> names of nodes that consume any of its outputs (data edges only)."""
         if not self._consumers:
             out: dict[str, list[str]] = {n.name: [] for n in self.nodes}
+            get = self.tensors.get
             for n in self.nodes:
+                name = n.name
                 for t in n.inputs:
-                    prod = self.tensors[t].producer if t in self.tensors else split_tensor_name(t)[0]
-                    if prod is not None and prod in out:
-                        out[prod].append(n.name)
+                    tensor = get(t)
+                    prod = tensor.producer if tensor is not None else split_tensor_name(t)[0]
+                    if prod is not None:
+                        users = out.get(prod)
+                        if users is not None:
+                            users.append(name)
             self._consumers = out
         return self._consumers
 
@@ -193,16 +204,28 @@ class Graph:
         edges too with `control`. One visit per node. A start is in the result only if another start needs it."""
         seen: set[str] = set()
         stack = list(starts)
+        by_name, get = self.by_name(), self.tensors.get
         while stack:
             name = stack.pop()
-            node = self.node(name) or self.node(split_tensor_name(name)[0])
+            node = by_name.get(name) or by_name.get(split_tensor_name(name)[0])
             if node is None:
                 continue
-            deps = [self.producer(t) for t in node.inputs]
-            for p in deps + node.control_inputs if control else deps:
+            for t in node.inputs:  # self.producer(t), written out: this runs once per edge
+                tensor = get(t)
+                if tensor is not None:
+                    p = tensor.producer
+                else:
+                    p = split_tensor_name(t)[0]
+                    if p not in by_name:
+                        continue
                 if p and p not in seen:
                     seen.add(p)
                     stack.append(p)
+            if control:
+                for p in node.control_inputs:
+                    if p and p not in seen:
+                        seen.add(p)
+                        stack.append(p)
         return seen
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:

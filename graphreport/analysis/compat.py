@@ -23,7 +23,7 @@ from typing import Any, Optional
 from ..errors import UsageError
 from ..model import FLOAT_DTYPES, Graph, Model, Node, num_elements, split_tensor_name
 from ..opdata import roles as op_roles
-from . import io_suggest
+from . import io_suggest, op_matcher
 from .shapes import topological_order
 
 OPDATA = Path(__file__).resolve().parent.parent / "opdata" / "tflite_compat.json"
@@ -143,10 +143,11 @@ def _matches(when: dict, attrs: dict) -> bool:
 
 
 RANDOM = op_roles.pattern("random_any")
+_is_random, _is_stateful = op_matcher(RANDOM), op_matcher(STATEFUL)
 
 
 def node_dtype(g: Graph, node: Node) -> Optional[str]:
-    keys = ("dtype", "T") if RANDOM.match(node.op) else ("T", "Tparams", "dtype", "SrcT")  # Random*: T = shape
+    keys = ("dtype", "T") if _is_random(node.op) else ("T", "Tparams", "dtype", "SrcT")  # Random*: T = shape
     for key in keys:
         v = node.attrs.get(key)
         if isinstance(v, str):
@@ -222,7 +223,8 @@ def _resolve_outputs(g: Graph, suggestion, outputs: Optional[list[str]]) -> list
         return names
     if g.outputs:
         return list(dict.fromkeys(p for p in (g.producer(t) for t in g.outputs) if p))
-    return [o.name for o in suggestion.outputs if g.node(o.name) is not None]
+    by_name = g.by_name()
+    return [o.name for o in suggestion.outputs if o.name in by_name]
 
 
 def _folded(g: Graph, names: list[str]) -> set[str]:
@@ -232,13 +234,14 @@ def _folded(g: Graph, names: list[str]) -> set[str]:
     ready: list[str] = []
     waiting: dict[str, int] = {}  # node -> producers not yet known constant
     readers: dict[str, list[str]] = {}  # producer -> nodes waiting for it
+    by_name, get = g.by_name(), g.tensors.get
     for name in dict.fromkeys(names):
-        node = g.node(name)
+        node = by_name[name]
         if node.is_const or node.op == "Const":
             const.add(name)
             ready.append(name)
             continue
-        if STATEFUL.match(node.op) and node.op != "PlaceholderWithDefault":
+        if _is_stateful(node.op) and node.op != "PlaceholderWithDefault":
             continue
         if node.op in SHAPE_OPS and node.inputs:
             shapes = [g.tensors[t].shape if t in g.tensors else None for t in node.inputs]
@@ -248,7 +251,14 @@ def _folded(g: Graph, names: list[str]) -> set[str]:
                 continue
         if not node.inputs:
             continue
-        prods = set(g.producer(t) for t in node.inputs)
+        prods = set()
+        for t in node.inputs:  # g.producer(t), written out: once per edge
+            tensor = get(t)
+            if tensor is not None:
+                prods.add(tensor.producer)
+            else:
+                p = split_tensor_name(t)[0]
+                prods.add(p if p in by_name else None)
         if None in prods:
             continue  # an input without a producing node is never constant
         waiting[name] = len(prods)
@@ -431,11 +441,15 @@ def fusions(g: Graph, names: list[str], folded: set[str], cons: dict[str, list[s
     SQUARED_DIFFERENCE from Square(Sub)). Each candidate looks at a bounded neighbourhood of its anchor."""
     out: dict[str, str] = {}
     cyclic = None
+    by_name = g.by_name()
+    squares = []
     for name in names:
         if name in folded:
             continue
-        node = g.node(name)
-        if node.op in ("Erf", "Erfc", "Tanh", "Rsqrt"):
+        node = by_name[name]
+        if node.op == "Square":
+            squares.append(name)
+        elif node.op in ("Erf", "Erfc", "Tanh", "Rsqrt"):
             if cyclic is None:  # cycles need finding only when the graph has some (TF1 while loops)
                 cyclic = cyclic_nodes(g, cons) if topological_order(g)[1] else frozenset()
             if node.op == "Rsqrt":
@@ -444,9 +458,9 @@ def fusions(g: Graph, names: list[str], folded: set[str], cons: dict[str, list[s
             else:
                 for p in gelu_pattern(g, node, cons, cyclic):
                     out[p] = "GELU"
-    for name in names:
-        node = g.node(name)
-        if node.op == "Square" and name not in out and name not in folded:
+    for name in squares:
+        node = by_name[name]
+        if name not in out:
             prods = _data_producers(g, node)
             if len(prods) == 1 and g.node(prods[0]).op == "Sub" and cons.get(prods[0]) == [name]:
                 out[name] = out[prods[0]] = "SQUARED_DIFFERENCE"
@@ -535,7 +549,8 @@ def _set_apart(g: Graph) -> tuple[set[str], dict[str, list[str]]]:
 def _graph_warnings(g: Graph, model: Model, relevant: list[str], folded: set[str], out: CompatReport,
                     suggestion) -> None:
     w = out.warnings
-    nodes = [g.node(n) for n in relevant]
+    by_name = g.by_name()
+    nodes = [by_name[n] for n in relevant]
     ops = {n.op for n in nodes}
     # inputs with unknown dimensions or rank
     for n in nodes:
@@ -570,14 +585,15 @@ def _graph_warnings(g: Graph, model: Model, relevant: list[str], folded: set[str
             r = roles[n.name]
             w.append(f"training-only input {n.name} ({r.reason}) is on the inference path: fold it to "
                      f"{r.suggested_value!r} (PlaceholderWithDefault or freeze with it fed) before converting")
-    randoms = [n for n in nodes if RANDOM_OPS.match(n.op)]
+    random_ops = {op for op in ops if RANDOM_OPS.match(op)}
+    randoms = [n for n in nodes if n.op in random_ops] if random_ops else []
     if randoms and any(TRAINING_SCOPE.search(n.name) for n in randoms):
         w.append("dropout is still in the inference path (random ops under a dropout scope): rebuild or freeze "
                  "the graph in inference mode (keep_prob=1 / training=False)")
     elif randoms:
         w.append(f"random ops on the inference path ({', '.join(sorted({n.op for n in randoms}))}): outputs "
                  "will not be deterministic; is this a training-mode graph?")
-    pipeline = sorted({n.op for n in nodes if PIPELINE_OPS.match(n.op)})
+    pipeline = sorted(op for op in ops if PIPELINE_OPS.match(op))
     if pipeline:
         w.append(f"input-pipeline ops on the inference path ({', '.join(pipeline)}): cut the graph at a "
                  "Placeholder and feed data from outside the model")
@@ -591,14 +607,17 @@ def _graph_warnings(g: Graph, model: Model, relevant: list[str], folded: set[str
         w.append(f"control flow ({', '.join(cf2)}) becomes IF/WHILE subgraphs: they stay float under int8 and "
                  "most delegates do not take them" + ("" if any(gr.kind == "function" for gr in model.graphs)
                                                       else "; the bodies (function library) were not inspected"))
-    fq = sorted({n.op for n in nodes if FAKE_QUANT.match(n.op)})
+    fq = sorted(op for op in ops if FAKE_QUANT.match(op))
     if fq:
         w.append(f"quantization-aware graph ({', '.join(fq)}): the converter turns the fake-quant ranges into "
                  "QUANTIZE/DEQUANTIZE; convert with optimizations=[DEFAULT] (no representative dataset needed for "
                  "the ranges it covers) to get an int8 model")
-    strings = sorted({n.op for n in nodes if n.name not in folded and any(
-        (g.tensors.get(t).dtype if g.tensors.get(t) else None) == "string" for t in n.outputs)
-        and n.op not in PLACEHOLDERS})
+    string_ops: set[str] = set()  # ops computing a string tensor on the path
+    for n in nodes:
+        if n.op not in string_ops and n.name not in folded and n.op not in PLACEHOLDERS and any(
+                t in g.tensors and g.tensors[t].dtype == "string" for t in n.outputs):
+            string_ops.add(n.op)
+    strings = sorted(string_ops)
     if strings:
         w.append(f"string tensors are computed on the inference path (by {', '.join(strings)}): most string ops "
                  "need Flex")
@@ -622,14 +641,17 @@ def _check_tf(model: Model, outputs: Optional[list[str]], suggestion=None) -> Co
         return out
     deps = g.ancestors(out.outputs, control=True) | set(out.outputs)
     needed = [n.name for n in g.nodes if n.name in deps]  # the outputs and what they depend on, in graph order
+    del deps
+    by_name = g.by_name()
     relevant = [n for n in needed if n not in apart_names or n in out.outputs]
-    apart_on_path = sorted({g.node(n).op for n in needed if n in apart_names
-                            and not g.node(n).is_const and g.node(n).op != "NoOp"})
+    apart_on_path = sorted({by_name[n].op for n in needed if n in apart_names
+                            and not by_name[n].is_const and by_name[n].op != "NoOp"})
     folded = _folded(g, relevant)
     cons = g.consumers()
     fused = fusions(g, relevant, folded, cons)
+    freeze = model.variables_freeze_on_conversion
     for name in relevant:
-        node = g.node(name)
+        node = by_name[name]
         if name in fused and name not in folded:
             out.nodes[name] = NodeCompat(name, node.op, f"builtin:{fused[name]}", "ok",
                                          f"part of a {fused[name]} pattern: the converter fuses it into one "
@@ -640,19 +662,29 @@ def _check_tf(model: Model, outputs: Optional[list[str]], suggestion=None) -> Co
                 out.nodes[name] = NodeCompat(name, node.op, "folded", "ok",
                                              "computes a constant: the converter folds it")
             continue
-        out.nodes[name] = classify_tf_node(g, node, model.variables_freeze_on_conversion, cons)
+        out.nodes[name] = classify_tf_node(g, node, freeze, cons)
     # function bodies (SavedModel / control flow v2), when the reader expanded them
-    by_name = {gr.name: gr for gr in model.graphs[1:]}
+    graphs = {gr.name: gr for gr in model.graphs[1:]}
     seen_fn: set[str] = set()
-    todo = [c for name in relevant for c in g.node(name).calls] + \
-           [v["func"] for name in relevant for v in g.node(name).attrs.values()
-            if isinstance(v, dict) and "func" in v]
+    todo, funcs = [], []
+    no_funcs: set[int] = set()  # ids of attribute dicts (shared by many nodes) that name no function
+    for name in relevant:
+        node = by_name[name]
+        todo.extend(node.calls)
+        attrs = node.attrs
+        if id(attrs) not in no_funcs:
+            named = [v["func"] for v in attrs.values() if isinstance(v, dict) and "func" in v]
+            if named:
+                funcs.extend(named)
+            else:
+                no_funcs.add(id(attrs))
+    todo += funcs
     while todo:
         fname = todo.pop()
-        if fname in seen_fn or fname not in by_name:
+        if fname in seen_fn or fname not in graphs:
             continue
         seen_fn.add(fname)
-        fg = by_name[fname]
+        fg = graphs[fname]
         fcons = fg.consumers()
         for node in fg.op_nodes():
             if node.op in ("_Arg", "_Retval", "Const", "NoOp") or node.op in PLACEHOLDERS:
@@ -718,8 +750,9 @@ def _verdict(out: CompatReport) -> str:
 def _tf_notes(g: Graph, model: Model, relevant: list[str], folded: set[str], out: CompatReport) -> None:
     weight_ops = op_roles.WEIGHT_OPERANDS
     big = 0
+    by_name = g.by_name()
     for name in relevant:
-        node = g.node(name)
+        node = by_name[name]
         if node.op not in weight_ops or name in folded:
             continue
         for t in node.inputs:

@@ -71,51 +71,58 @@ def peak_activation(graph: Graph, file_order: Optional[bool] = None) -> MemoryEs
         if broken:
             order_used += f"; {len(broken)} cycle(s) broken"
         aliasing = True
-    step = {n.name: i for i, n in enumerate(order)}
+    in_order = graph.by_name()  # the names of the nodes of the order: every node of the graph
     end = len(order) - 1
     buffer_of: dict[str, str] = {}  # tensor -> buffer (the tensor that owns the allocation)
     first: dict[str, int] = {}
     last: dict[str, int] = {}
     size: dict[str, Optional[int]] = {}
     excluded: set[str] = set()
+    get = graph.tensors.get
 
     def is_activation(tname: str) -> bool:
-        t = graph.tensors.get(tname)
+        t = get(tname)
         if t is None or t.const is not None or t.is_variable or t.dtype in NOT_ACTIVATION_DTYPES:
             return False
         return True
 
     for t in graph.inputs:
-        if is_activation(t) and (graph.tensors[t].producer is None or graph.tensors[t].producer not in step):
+        if is_activation(t) and (graph.tensors[t].producer is None or graph.tensors[t].producer not in in_order):
             buffer_of[t] = t
             first[t] = 0
             last[t] = 0
             size[t] = tensor_bytes(graph.tensors[t])
 
+    # Steps only grow: a buffer's last use so far is never after the current step, so "last = step" below
+    # is max(last, step). The loop runs per edge of graphs of 200,000 nodes: is_activation written out.
     for i, node in enumerate(order):
         if node.is_const:
             continue
         for tname in node.inputs:
             b = buffer_of.get(tname)
-            if b is None and is_activation(tname) and tname not in excluded:
-                t = graph.tensors[tname]
-                if t.producer is None or t.producer not in step:  # an input without a producing node
+            if b is None and tname not in excluded:
+                t = get(tname)
+                if t is not None and t.const is None and not t.is_variable and \
+                        t.dtype not in NOT_ACTIVATION_DTYPES and (t.producer is None or t.producer not in in_order):
+                    # an input without a producing node
                     buffer_of[tname] = b = tname
-                    first[b], last[b], size[b] = 0, 0, tensor_bytes(t)
+                    first[b], size[b] = 0, tensor_bytes(t)
             if b is not None:
-                last[b] = max(last[b], i)
+                last[b] = i
+        alias = aliasing and node.op in ALIAS_OPS
         for k, tname in enumerate(node.outputs):
-            if not is_activation(tname):
+            t = get(tname)
+            if t is None or t.const is not None or t.is_variable or t.dtype in NOT_ACTIVATION_DTYPES:
                 excluded.add(tname)
                 continue
-            if aliasing and node.op in ALIAS_OPS and k < len(node.inputs) and node.inputs[k] in buffer_of:
+            if alias and k < len(node.inputs) and node.inputs[k] in buffer_of:
                 b = buffer_of[node.inputs[k]]
                 buffer_of[tname] = b
-                last[b] = max(last[b], i)
+                last[b] = i
                 continue
             buffer_of[tname] = tname
             first[tname] = last[tname] = i
-            size[tname] = tensor_bytes(graph.tensors[tname])
+            size[tname] = tensor_bytes(t)
     for tname in graph.outputs:
         b = buffer_of.get(tname)
         if b is not None:

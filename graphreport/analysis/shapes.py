@@ -26,7 +26,8 @@ from ..errors import UsageError
 from . import LIST_LIMIT
 from ..model import FLOAT_DTYPES, Graph, Model, Node, SmallValue, Tensor, split_tensor_name
 from ..opdata import roles as op_roles
-from ..ops.helpers import MAX_VALUE_ELEMENTS, NP_DTYPES, ShapeError, Unknown, known, merge_shapes, num_elements
+from ..ops.helpers import (MAX_VALUE_ELEMENTS, NP_DTYPES, ShapeError, Unknown, known, merge_shapes, num_elements,
+                           same_shape)
 from ..ops.registry import Ctx, lookup, node_ctx
 from ..shapespec import format_shape
 
@@ -78,6 +79,8 @@ def topological_order(g: Graph) -> tuple[list[Node], list[str]]:
 
 def _topological_order(g: Graph) -> tuple[list[Node], list[str]]:
     index = {n.name: i for i, n in enumerate(g.nodes)}
+    if _in_file_order(g, index):
+        return list(g.nodes), []
     n_nodes = len(g.nodes)
     waiting = [0] * n_nodes
     users: dict[int, list[int]] = {}
@@ -125,6 +128,21 @@ def _topological_order(g: Graph) -> tuple[list[Node], list[str]]:
                 if waiting[u] == 0:
                     heapq.heappush(ready, u)
     return order, broken
+
+
+def _in_file_order(g: Graph, index: dict[str, int]) -> bool:
+    """Every node comes after the producers of its data inputs in the file (most graphs are written so).
+    Then the file order is the order `_topological_order` makes: whenever the nodes before node k are
+    placed, node k is ready and is the earliest of the ready nodes that are left, so it goes next."""
+    get, at = g.tensors.get, index.get
+    for i, n in enumerate(g.nodes):
+        for t in n.inputs:
+            tensor = get(t)
+            if tensor is not None and tensor.producer is not None:
+                j = at(tensor.producer)
+                if j is not None and j > i:
+                    return False
+    return True
 
 
 def _normalize_override(name: str, shape) -> list:
@@ -226,7 +244,7 @@ class _Walker:
             self.stats.inferred += 1
             self._finish(node, outs, None, placeholder=True)
             return
-        ctx = self.ctx_for(node)
+        ctx = None  # made when a rule needs it: not for same_shape, not for a value rule left pending
         info = lookup(node.op, g.dialect)
         reason = None
         result = None
@@ -239,8 +257,12 @@ class _Walker:
                 raise Unknown("placeholder of an old GraphDef (producer version <= 21): its scalar shape "
                               "attribute means 'unknown shape'; fix it with input_shapes")
             if node.op in CALL_OPS:
-                result = self.session.call(self.model, g, node, ctx)
+                result = self.session.call(self.model, g, node, self.ctx_for(node))
+            elif info is not None and info.shape is same_shape:  # [ctx.shape(0)]
+                t0 = g.tensors.get(node.inputs[0]) if node.inputs else None
+                result = [t0.shape if t0 is not None else None]
             elif info is not None and info.shape is not None:
+                ctx = self.ctx_for(node)
                 result = info.shape(ctx)
             elif _declared_output_shapes(node, len(outs)) is not None:
                 result = _declared_output_shapes(node, len(outs))
@@ -256,26 +278,35 @@ class _Walker:
             reason = reason or "loop variable (Merge <- NextIteration cycle): shape may change per iteration"
             if result is not None:
                 result = [None] + list(result[1:])
-        out_reasons: dict[int, str] = {}
+        out_reasons: Optional[dict[int, str]] = None
         if result is not None:
             for i, t in enumerate(outs):
                 if i < len(result):
                     if isinstance(result[i], Unknown):  # a rule may explain one output it cannot know
+                        if out_reasons is None:
+                            out_reasons = {}
                         out_reasons[i] = str(result[i])
                     else:
                         self._merge(t, result[i])
         if info is not None and info.value is not None and not self._too_big(outs):
-            if self.lazy and all(t.dtype in FLOAT_DTYPES and known(t.shape) and t.name not in self.values
-                                 for t in outs):
+            defer = self.lazy
+            if defer:
+                for t in outs:  # float outputs of known shape whose value is not known yet
+                    if t.dtype not in FLOAT_DTYPES or not known(t.shape) or t.name in self.values:
+                        defer = False
+                        break
+            if defer:
                 for t in outs:  # its value can no longer change a shape here: computed if asked for
                     self.pending[t.name] = node
             else:
                 self._values(node, info, ctx, outs)
         self._finish(node, outs, reason, placeholder=node.op in PLACEHOLDER_OPS, out_reasons=out_reasons)
 
-    def _values(self, node: Node, info, ctx: Ctx, outs: list) -> None:
+    def _values(self, node: Node, info, ctx: Optional[Ctx], outs: list) -> None:
         """Run node's value rule and keep the small values it gives."""
-        if set(node.inputs).isdisjoint(node.outputs):  # inputs unchanged: the same context, new outputs
+        if ctx is None:
+            vctx = self.ctx_for(node)
+        elif set(node.inputs).isdisjoint(node.outputs):  # inputs unchanged: the same context, new outputs
             ctx.out_shapes = [t.shape for t in outs]
             vctx = ctx
         else:
@@ -479,7 +510,7 @@ def infer_shapes(model: Model, input_shapes: Optional[dict] = None) -> ShapeStat
 
 
 def _count(g: Graph, stats: ShapeStats) -> None:
-    producers = {n.name: n for n in g.nodes}
+    producers = g.by_name()
     for t in g.tensors.values():
         if t.const is not None:
             continue

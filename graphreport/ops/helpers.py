@@ -66,9 +66,15 @@ def free(ctx):
     return dict(ZERO)
 
 
+def same_shape(ctx):
+    """One output, shaped as input 0 (identity-likes, element-wise activations). The shape pass knows this
+    rule: it gives the shape without making the rule's context (analysis/shapes.py)."""
+    return [ctx.shape(0)]
+
+
 def known(shape: Shape) -> bool:
     """True when the rank and every dimension are known."""
-    return shape is not None and all(d is not None for d in shape)
+    return shape is not None and None not in shape
 
 
 def rank(shape: Shape) -> Optional[int]:

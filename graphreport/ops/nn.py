@@ -19,7 +19,7 @@ Cost conventions:
 from __future__ import annotations
 
 from ..shapespec import UNKNOWN_RANK, format_shape
-from .helpers import ShapeError, Unknown, checked_mul, conv_out_dim, free, layout, merge_dim
+from .helpers import ShapeError, Unknown, checked_mul, conv_out_dim, free, layout, merge_dim, same_shape
 from .math import in_elements, out_elements, per_element
 from .registry import cost_rule, shape_rule
 
@@ -295,9 +295,7 @@ def _bias_add(ctx):
 cost_rule("BiasAdd", "BiasAddV1")(per_element(1))
 
 
-@shape_rule("Softmax", "LogSoftmax", "LRN", "Relu6", "Relu", "Elu", "Selu", "LeakyRelu")
-def _same(ctx):
-    return [ctx.shape(0)]
+shape_rule("Softmax", "LogSoftmax", "LRN", "Relu6", "Relu", "Elu", "Selu", "LeakyRelu")(same_shape)
 
 
 cost_rule("Softmax", "LogSoftmax")(per_element(5))

@@ -6,7 +6,7 @@ The semantics follow the TensorFlow op definitions; the code is our own.
 """
 from __future__ import annotations
 
-from .helpers import Unknown, free, merge_shapes
+from .helpers import Unknown, free, merge_shapes, same_shape
 from ..opdata import roles as op_roles
 from .registry import cost_rule, shape_rule, value_rule
 
@@ -15,9 +15,7 @@ from .registry import cost_rule, shape_rule, value_rule
 IDENTITY_OPS = op_roles.ordered("identity")
 
 
-@shape_rule(*IDENTITY_OPS)
-def _identity(ctx):
-    return [ctx.shape(0)]
+shape_rule(*IDENTITY_OPS)(same_shape)
 
 
 @value_rule(*IDENTITY_OPS)

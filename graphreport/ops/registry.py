@@ -44,7 +44,7 @@ def node_ctx(g, node, value_of) -> "Ctx":
     tensors = g.tensors
     get = tensors.get
     names = node.inputs
-    c = Ctx.__new__(Ctx)
+    c = _new_ctx(Ctx)
     c.op, c.name, c.attrs = node.op, node.name, node.attrs or {}
     c.in_shapes, c.in_dtypes, c.in_const, c.out_shapes, c.out_dtypes = shapes, dtypes, const, oshapes, odtypes = \
         [], [], [], [], []
@@ -62,9 +62,11 @@ def node_ctx(g, node, value_of) -> "Ctx":
         t = tensors[name]
         oshapes.append(t.shape)
         odtypes.append(t.dtype)
-    c._getter = lambda i: value_of(names[i])
-    c._cache = {}
+    c._getter, c._names, c._cache = value_of, names, None  # values: value_of(names[i]), asked for at most once
     return c
+
+
+_new_ctx = object.__new__
 
 
 class Ctx:
@@ -78,7 +80,7 @@ class Ctx:
     """
 
     __slots__ = ("op", "name", "attrs", "in_shapes", "in_dtypes", "out_shapes", "out_dtypes", "in_const",
-                 "_getter", "_cache")
+                 "_getter", "_names", "_cache")
 
     def __init__(self, op: str, attrs: Optional[dict] = None, in_shapes=None, in_dtypes=None, out_shapes=None,
                  out_dtypes=None, values: Optional[Callable[[int], Any]] = None, name: str = "",
@@ -92,8 +94,9 @@ class Ctx:
         self.out_shapes = list(out_shapes or [None] * n)
         self.out_dtypes = list(out_dtypes or [None] * len(self.out_shapes))
         self.in_const = list(in_const or [False] * len(self.in_shapes))
-        self._getter = values
-        self._cache: dict = {}
+        self._getter = values  # i -> value of input i; or, with _names, tensor name -> value
+        self._names: Optional[list] = None
+        self._cache: Optional[dict] = None  # input index -> value, made on the first value asked for
 
     # -- attributes and shapes ------------------------------------------------------------------------
     def attr(self, key: str, default=None):
@@ -136,9 +139,14 @@ class Ctx:
         if not -len(self.in_shapes) <= i < len(self.in_shapes):
             return None
         i %= len(self.in_shapes)
-        if i not in self._cache:
-            self._cache[i] = self._getter(i) if self._getter else None
-        return self._cache[i]
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        elif i in cache:
+            return cache[i]
+        getter = self._getter
+        v = cache[i] = (getter(i) if self._names is None else getter(self._names[i])) if getter else None
+        return v
 
     def value(self, i: int):
         """The full value of input i as a numpy array, or None."""

@@ -8,6 +8,7 @@ import sys
 
 from google.protobuf.message import DecodeError
 
+from ..collector import paused
 from ..errors import BadModelError, LimitError
 from ..model import DTYPE_SIZES, ConstData, Graph, Model, Node, SmallValue, Tensor, num_elements, split_tensor_name
 from ..opdata import roles as op_roles
@@ -181,7 +182,8 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
     One pass over the NodeDefs makes the nodes (no NodeDef is held after its node is made: the protobuf
     wrappers are the biggest per-node cost), a second pass over the nodes makes their output tensors, once
     the highest output index each node is read at is known. Op types, attribute keys and devices are
-    interned, and each tensor name is one string object wherever it appears."""
+    interned, and each tensor name is one string object wherever it appears. The loops are written out
+    (no helper call, no generator per node): they run once per node of graphs of 200,000 nodes."""
     g = Graph(name=name, kind=kind)
     max_index: dict[str, int] = {}
     canon: dict[str, str] = {}  # tensor name -> the one string object used for it
@@ -189,43 +191,53 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
     nodes = g.nodes
     n_refs = 0
     shared_attrs: dict[tuple, dict] = {}
+    intern, scalars, variables, no_calls = _intern, _SCALARS, op_roles.VARIABLES, _NO_CALLS
     for nd in nodedefs:
         data_inputs, control = [], []
         for inp in nd.input:
-            node, idx = split_tensor_name(inp)
-            if idx < 0:
-                control.append(node)
-            else:
+            if ":" in inp or inp[:1] == "^":
+                node, idx = split_tensor_name(inp)
+                if idx < 0:
+                    control.append(node)
+                    continue
                 tname = f"{node}:{idx}"
-                data_inputs.append(canon.setdefault(tname, tname))
                 if idx > max_index.get(node, 0):
                     max_index[node] = idx
                 elif node not in max_index:
                     max_index[node] = 0
+            else:  # a bare node name: its output 0
+                tname = inp + ":0"
+                if inp not in max_index:
+                    max_index[inp] = 0
+            data_inputs.append(canon.setdefault(tname, tname))
         n_refs += len(data_inputs)
-        op = _intern(nd.op)
+        op = intern(nd.op)
         attrs = {}
         value = out_shapes_attr = None
-        for k, v in sorted(nd.attr.items()):  # sorted: a protobuf map's order changes from run to run
+        scalar = True
+        at = nd.attr
+        for k in sorted(at):  # sorted: a protobuf map's order changes from run to run
+            v = at[k]
             if k == "value":
                 value = v
             elif k == "_output_shapes":
                 out_shapes_attr = v
             else:
-                attrs[_intern(k)] = decode_attr(v, k)
+                d = attrs[intern(k)] = dtype_name(v.type) if v.WhichOneof("value") == "type" else decode_attr(v, k)
+                if scalar and type(d) not in scalars:
+                    scalar = False
         t = value.tensor if op == "Const" and value is not None else None
         if t is not None:
             attrs["value"] = {"dtype": dtype_name(t.dtype), "shape": shape_of(t.tensor_shape)}
         if t is not None or out_shapes_attr is not None:
             special[len(nodes)] = (t, None if out_shapes_attr is None else
                                    [shape_of(s) for s in out_shapes_attr.list.shape])
-        if t is None and op not in op_roles.VARIABLES and all(type(v) in _SCALARS for v in attrs.values()):
+        if t is None and scalar and op not in variables:
             # nodes of one op type mostly carry the same few scalar attributes ({"T": "float32"}): one dict
             # for all of them (nothing changes a node's attributes after reading but the variable readers)
-            key = (op, *((k, type(v), v) for k, v in attrs.items()))  # True and 1 are equal keys: typed
+            key = (op, *attrs.items(), *map(type, attrs.values()))  # True and 1 are equal keys: typed
             attrs = shared_attrs.setdefault(key, attrs)
-        nodes.append(Node(name=nd.name, op=op, inputs=data_inputs, control_inputs=control, attrs=attrs,
-                          device=_intern(nd.device), calls=_NO_CALLS))
+        nodes.append(Node(nd.name, op, data_inputs, [], control, attrs, intern(nd.device), no_calls))
     # output tensors are made up to the highest index an input names: their number must stay proportional
     # to what the file holds (`p:99999` on each of 200 placeholders would otherwise make 20 million tensors)
     names = {n.name for n in nodes}
@@ -238,34 +250,43 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
     tensors = g.tensors
     shared = {id(d) for d in shared_attrs.values()}  # (the dicts stay alive: ids are not reused)
     dtypes: dict[tuple, object] = {}  # (id of a shared attrs dict, output index) -> dtype
+    roles: dict[str, tuple] = {}  # op -> (shape attribute is typed a shape, feedable, variable)
     for k, node in enumerate(nodes):
         nname, op, attrs = node.name, node.op, node.attrs
-        t, out_shapes = special.get(k, (None, None))
-        n_out = max(max_index.get(nname, -1) + 1, len(out_shapes or []), 0 if op == "NoOp" else 1)
+        t, out_shapes = special.get(k, _NO_SPECIAL)
+        n_out = max_index.get(nname, -1) + 1
+        if out_shapes and len(out_shapes) > n_out:
+            n_out = len(out_shapes)
+        if not n_out and op != "NoOp":
+            n_out = 1
         if n_out > MAX_OUTPUTS:
             raise BadModelError(f"not a plausible GraphDef: node {nname!r} is used with output index "
                                 f"{n_out - 1}; no op has more than {MAX_OUTPUTS} outputs")
         outputs = node.outputs
+        is_shared = id(attrs) in shared
         for i in range(n_out):
             tname = f"{nname}:{i}"
             tname = canon.get(tname, tname)
-            if id(attrs) in shared:  # nodes that share one attrs dict (and so one op) share their dtypes
+            if is_shared:  # nodes that share one attrs dict (and so one op) share their dtypes
                 dtype = dtypes.get((id(attrs), i), dtypes)
                 if dtype is dtypes:
                     dtype = dtypes[(id(attrs), i)] = _out_dtype(op, attrs, i)
             else:
                 dtype = _out_dtype(op, attrs, i)
-            tensor = Tensor(name=tname, producer=nname, dtype=dtype)
+            tensor = Tensor(tname, dtype, None, None, nname)
             if out_shapes and i < len(out_shapes):
                 tensor.shape = out_shapes[i]
             outputs.append(tname)
             tensors[tname] = tensor
-        if op in SHAPE_ATTR_OPS and not _is_dims(attrs.get("shape")):  # TensorFlow's op defs: type shape
+        role = roles.get(op)
+        if role is None:
+            role = roles[op] = (op in SHAPE_ATTR_OPS, op in op_roles.FEEDABLE, op in op_roles.VARIABLES)
+        if role[0] and not _is_dims(attrs.get("shape")):  # TensorFlow's op defs: type shape
             raise BadModelError(f"node {nname!r} ({op}): its shape attribute is not a shape "
                                 f"({type(attrs['shape']).__name__})")
-        if op in op_roles.FEEDABLE and "shape" in attrs:
+        if role[1] and "shape" in attrs:
             tensors[outputs[0]].shape = attrs["shape"]
-        if op in op_roles.VARIABLES:
+        if role[2]:
             tensors[outputs[0]].is_variable = True
             if "shape" in attrs and op != "VarHandleOp":
                 tensors[outputs[0]].shape = attrs["shape"]
@@ -282,6 +303,7 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 _NO_CALLS: tuple = ()  # a GraphDef node calls no function of its own (inline.py sets the call sites it makes)
+_NO_SPECIAL = (None, None)
 
 
 def _intern(s: str) -> str:
@@ -301,6 +323,8 @@ def _small_value_loader(t, n):
 def _fold_identity_of_const(g: Graph, by_name=None) -> None:
     """`w/read = Identity(w)` with w a Const is itself a constant (TF1 frozen graphs are full of them).
     One pass: each Identity waits for its input tensor to become constant, whatever the node order."""
+    if not any(t.const is not None for t in g.tensors.values()):
+        return  # no constant to start from (a graph of 200k Identity ops would fill `waiting` for nothing)
     waiting: dict[str, list[Node]] = {}
     for node in g.nodes:
         if not node.is_const and node.op in op_roles.FORWARD and len(node.inputs) == 1:
@@ -332,9 +356,10 @@ def check_size(path: str, size: int) -> None:
 
 def read(path: str, data: bytes) -> Model:
     check_size(path, len(data))
-    msg = parse_graphdef(data, path)
-    model = model_from_graphdef(msg, path, len(data))
-    del msg
+    with paused():  # a million objects, no cycle: see collector.py
+        msg = parse_graphdef(data, path)
+        model = model_from_graphdef(msg, path, len(data))
+        del msg
     trim_heap()
     return model
 

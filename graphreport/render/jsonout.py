@@ -25,79 +25,93 @@ def _clean(o):
     return o
 
 
-def _dumps(o, depth: int) -> str:
+def _dumps(o, depth: int, memo: dict = None) -> str:
     """`json.dumps(_clean(o), indent=1, ensure_ascii=False, default=str)` with each line after the first
     indented by `depth` more spaces: the same bytes, encoded here rather than by the json module's pure-Python
-    indenting encoder, whose generators made a 200k-node report's nodes most of its time."""
-    buf: list[str] = []
-    _enc(o, "\n" + " " * depth, buf)
-    return "".join(buf)
+    indenting encoder, whose generators made a 200k-node report's nodes most of its time. `memo` (see
+    _value) keeps the text of small lists and dicts for the next equal one at the same depth."""
+    return _text(o, "\n" + " " * depth, {} if memo is None else memo)
 
 
-def _enc(o, pad: str, buf: list) -> None:
-    """Append `o` encoded with each new line starting with `pad` (a newline and the indent) to `buf`.
-    Strings, ints and None inside a list or dict are written in the loop (most values), the rest by a call."""
-    out = buf.append
+_keys: dict[str, str] = {}  # a dict key -> its text and the ": " after it (the readers' names repeat)
+
+
+def _key(k: str) -> str:
+    text = _keys.get(k)
+    if text is None:
+        text = _string(k) + ": "
+        if len(_keys) < 4096:
+            _keys[k] = text
+    return text
+
+
+MEMO_REPR_MAX = 200  # lists and dicts whose repr is longer are encoded each time (and their text not kept)
+MEMO_ENTRIES_MAX = 4096  # the memo is emptied when it holds this many texts
+
+
+def _text(o, pad: str, memo: dict) -> str:
+    """`o` encoded with each new line starting with `pad` (a newline and the indent). Strings inside a list
+    or dict are encoded in the loop (most values), the other values by _value."""
     t = type(o)
+    if t is dict:
+        if not o:
+            return "{}"
+        inner = pad + " "
+        try:
+            items = [(_keys.get(k) or _key(k)) + (_string(v) if type(v) is str else int.__repr__(v) if type(v) is int
+                                else _value(v, inner, memo)) for k, v in o.items()]
+        except TypeError:  # a key that is not a string (_string takes only str): keys as str(), as _clean does
+            if all(type(k) is str for k in o):
+                raise
+            return _text({str(k): v for k, v in o.items()}, pad, memo)  # two that collide keep the last value
+        return "{" + inner + ("," + inner).join(items) + pad + "}"
     if t is list or t is tuple:
         if not o:
-            out("[]")
-            return
+            return "[]"
         inner = pad + " "
-        sep = "[" + inner
-        for v in o:
-            tv = type(v)
-            if tv is str:
-                out(sep + _string(v))
-            elif tv is int:
-                out(sep + int.__repr__(v))
-            elif v is None:
-                out(sep + "null")
-            else:
-                out(sep)
-                _enc(v, inner, buf)
-            sep = "," + inner
-        out(pad + "]")
-    elif t is dict:
-        if not o:
-            out("{}")
-            return
-        inner = pad + " "
-        sep = "{" + inner
-        start = len(buf)
-        for k, v in o.items():
-            if type(k) is not str:  # as _clean does: keys as str() (two that collide keep the last value)
-                del buf[start:]
-                _enc({str(k): v for k, v in o.items()}, pad, buf)
-                return
-            tv = type(v)
-            if tv is str:
-                out(sep + _string(k) + ": " + _string(v))
-            elif tv is int:
-                out(sep + _string(k) + ": " + int.__repr__(v))
-            elif v is None:
-                out(sep + _string(k) + ": null")
-            else:
-                out(sep + _string(k) + ": ")
-                _enc(v, inner, buf)
-            sep = "," + inner
-        out(pad + "}")
-    elif isinstance(o, str):
-        out(_string(o))
-    elif o is None:
-        out("null")
-    elif o is True:
-        out("true")
-    elif o is False:
-        out("false")
-    elif isinstance(o, int):
-        out(int.__repr__(o))
-    elif isinstance(o, float):
-        out(float.__repr__(o) if math.isfinite(o) else _string(str(o)))
-    elif isinstance(o, (list, tuple, dict)):  # subclasses: as the plain type
-        _enc(dict(o) if isinstance(o, dict) else list(o), pad, buf)
-    else:
-        out(_string(str(o)))  # default=str
+        return ("[" + inner + ("," + inner).join([_string(v) if type(v) is str else _value(v, inner, memo)
+                                                    for v in o]) + pad + "]")
+    if isinstance(o, str):
+        return _string(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if isinstance(o, int):
+        return int.__repr__(o)
+    if isinstance(o, float):
+        return float.__repr__(o) if math.isfinite(o) else _string(str(o))
+    if isinstance(o, (list, tuple, dict)):  # subclasses: as the plain type
+        return _text(dict(o) if isinstance(o, dict) else list(o), pad, memo)
+    return _string(str(o))  # default=str
+
+
+def _value(v, pad: str, memo: dict) -> str:
+    """_text(v, pad, memo), a list or dict from `memo` when an equal value was encoded at this indent before:
+    a graph's nodes repeat the same inputs, shapes, outputs and attributes ({"T": "float32"}) over and over.
+    The key is the value's repr, which names every element's type and value (for the builtin types the
+    readers make: equal reprs are equal JSON; for any other, its text comes from str(), a function of it as
+    repr is), so two values with one key have one text."""
+    t = type(v)
+    if t is int:
+        return int.__repr__(v)
+    if v is None:
+        return "null"
+    if t is not list and t is not dict:
+        return _text(v, pad, memo)
+    r = repr(v)
+    if len(r) > MEMO_REPR_MAX:
+        return _text(v, pad, memo)
+    key = (pad, r)
+    text = memo.get(key)
+    if text is None:
+        text = _text(v, pad, memo)
+        if len(memo) >= MEMO_ENTRIES_MAX:
+            memo.clear()
+        memo[key] = text
+    return text
 
 
 def _parts(value, depth: int) -> Iterator[str]:
@@ -106,8 +120,10 @@ def _parts(value, depth: int) -> Iterator[str]:
     if isinstance(value, (list, _Nodes)) and len(value):
         pad = "\n" + " " * (depth + 1)
         yield "["
+        memo: dict = {}
         for i in range(0, len(value), ITEMS_PER_CHUNK):
-            yield ("," if i else "") + ",".join(pad + _dumps(v, depth + 1) for v in value[i:i + ITEMS_PER_CHUNK])
+            yield ("," if i else "") + ",".join(pad + _dumps(v, depth + 1, memo)
+                                                for v in value[i:i + ITEMS_PER_CHUNK])
         yield "\n" + " " * depth + "]"
     elif isinstance(value, dict) and value:
         pad = "\n" + " " * (depth + 1)
