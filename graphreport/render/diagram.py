@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import heapq
 import math
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -191,50 +192,79 @@ class Builder:
                 self.edges.append((self.leaf_item[idx[t.producer]], self.leaf_item[i], text))
 
     # ---------------------------------------------------------------- views
-    def ancestors(self, k: int) -> list[int]:
-        out = [k]
-        while self.items[k].parent >= 0:
-            k = self.items[k].parent
-            out.append(k)
-        return out[::-1]  # root first
+    def preorder(self, root: int) -> list[int]:
+        """Items below `root` (itself included), each before its children, children in order."""
+        items = self.items
+        out, stack = [], [root]
+        append, pop, push = out.append, stack.pop, stack.extend
+        while stack:
+            k = pop()
+            append(k)
+            children = items[k].children
+            if children:
+                push(reversed(children))
+        return out
 
     def view_edges(self):
         """For each container: edges between its children (child position pairs, label) and stubs for
-        edges that come from or go outside of it."""
-        paths: dict[int, list[int]] = {}
-
-        def path(k):
-            p = paths.get(k)
-            if p is None:
-                p = paths[k] = self.ancestors(k)
-            return p
-        pos: dict[int, int] = {}
-        for it in self.items:
-            for j, c in enumerate(it.children):
-                pos[c] = j
+        edges that come from or go outside of it. Each edge climbs from its two ends to the box holding
+        both: O(edges x depth), one dict entry per box crossed."""
+        items = self.items
+        parent = [-1] * len(items)
+        pos = [0] * len(items)
+        depth = [0] * len(items)
+        for k in self.preorder(self.root):  # parents before children: depths top-down
+            children = items[k].children
+            if children:
+                d = depth[k] + 1
+                for j, c in enumerate(children):
+                    parent[c] = k
+                    pos[c] = j
+                    depth[c] = d
         inner: dict[int, dict] = {}
         ins: dict[int, dict] = {}
         outs: dict[int, dict] = {}
         for u, v, lab in self.edges:
-            pu, pv = path(u), path(v)
-            d = 0
-            while d < len(pu) and d < len(pv) and pu[d] == pv[d]:
-                d += 1
-            lca = pu[d - 1]
-            cu, cv = pu[d], pv[d]
-            e = inner.setdefault(lca, {})
-            key = (pos[cu], pos[cv])
-            if key not in e:
+            a, b = u, v
+            da, db = depth[u], depth[v]
+            # stubs: in every container strictly between the lca and each end (the deeper end first)
+            while da > db:
+                p = parent[a]
+                o = outs.get(p)
+                if o is None:
+                    o = outs[p] = {}
+                o.setdefault(pos[a], lab)
+                a = p
+                da -= 1
+            while db > da:
+                p = parent[b]
+                i = ins.get(p)
+                if i is None:
+                    i = ins[p] = {}
+                i.setdefault((u, pos[b]), lab)
+                b = p
+                db -= 1
+            pa, pb = parent[a], parent[b]
+            while pa != pb:
+                o = outs.get(pa)
+                if o is None:
+                    o = outs[pa] = {}
+                o.setdefault(pos[a], lab)
+                i = ins.get(pb)
+                if i is None:
+                    i = ins[pb] = {}
+                i.setdefault((u, pos[b]), lab)
+                a, b = pa, pb
+                pa, pb = parent[a], parent[b]
+            e = inner.get(pa)
+            if e is None:
+                e = inner[pa] = {}
+            key = (pos[a], pos[b])
+            x = e.get(key)
+            if x is None:
                 e[key] = [lab, 1]
-            elif e[key][0] != lab:
-                e[key][1] += 1
-            # stubs: in every container strictly between the lca and the leaf
-            for a in range(d, len(pv) - 1):
-                box, child = pv[a], pv[a + 1]
-                ins.setdefault(box, {}).setdefault((u, pos[child]), lab)
-            for a in range(d, len(pu) - 1):
-                box, child = pu[a], pu[a + 1]
-                outs.setdefault(box, {}).setdefault(pos[child], lab)
+            elif x[0] != lab:
+                x[1] += 1
         self.inner, self.ins, self.outs = inner, ins, outs
 
     # ---------------------------------------------------------------- series
@@ -258,24 +288,13 @@ class Builder:
                            len({s for s in self.ins.get(k, {})}), len(self.outs.get(k, {}))))
 
     def postorder(self, root: int, containers: bool = False) -> list[int]:
-        """Items below `root` (itself included), each after its children; only those with children when
-        `containers` (the same order otherwise)."""
-        items = self.items
-        out, stack = [], [(root, False)]
-        push, pop, append = stack.append, stack.pop, out.append
-        while stack:
-            k, done = pop()
-            if done:
-                append(k)
-                continue
-            children = items[k].children
-            if not children:  # a leaf: out at once, as (k, True) pushed and popped right away would be
-                if not containers:
-                    append(k)
-                continue
-            push((k, True))
-            for c in children:
-                push((c, False))
+        """Items below `root` (itself included), each after its children, the last child's subtree first
+        (the reverse of preorder); only those with children when `containers`."""
+        out = self.preorder(root)
+        out.reverse()
+        if containers:
+            items = self.items
+            return [k for k in out if items[k].children]
         return out
 
     def find_series(self):
@@ -542,12 +561,18 @@ def _key(label: str) -> tuple:
     return tuple(_INDEX.findall(label.split("/")[0]))
 
 
-def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
-    """Groups of child positions (see make_blocks)."""
-    n = len(labels)
+def _topological(n: int, edges: set, order_hint: list[int]) -> list[int]:
+    """Positions 0..n-1 in topological order, the one with the smallest (hint, position) first among those
+    ready; with a cycle, what the cycle holds up comes last in hint order."""
+    for a, b in edges:
+        ha, hb = order_hint[a], order_hint[b]
+        if ha > hb or (ha == hb and a >= b):
+            break
+    else:  # every edge goes forward in hint order (a file's usual order): that order is the answer
+        return sorted(range(n), key=order_hint.__getitem__)
     succ: list[list[int]] = [[] for _ in range(n)]
     indeg = [0] * n
-    for a, b in set(edges):
+    for a, b in edges:
         succ[a].append(b)
         indeg[b] += 1
     heap = [(order_hint[j], j) for j in range(n) if not indeg[j]]
@@ -563,10 +588,22 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
     if len(order) < n:  # a cycle between scopes: the rest in file order
         placed = set(order)
         order += sorted((j for j in range(n) if j not in placed), key=lambda j: order_hint[j])
-    at = {j: p for p, j in enumerate(order)}
+    return order
+
+
+def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
+    """Groups of child positions (see make_blocks)."""
+    n = len(labels)
+    edges = set(edges)
+    order = _topological(n, edges, order_hint)
+    at = [0] * n
+    for p, j in enumerate(order):
+        at[j] = p
     cross = [0] * (n + 1)
-    for a, b in set(edges):
-        lo, hi = sorted((at[a], at[b]))
+    for a, b in edges:
+        lo, hi = at[a], at[b]
+        if lo > hi:
+            lo, hi = hi, lo
         if hi - lo > 1:  # covers the positions strictly between: none of them is a cut point
             cross[lo + 1] += 1
             cross[hi] -= 1
@@ -590,11 +627,12 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
                 acc = []
             groups.append(seg)
             continue
-        if acc and (len(acc) + len(seg) > 3 * target or _key(labels[seg[0]]) != acc_key):
+        key = _key(labels[seg[0]])
+        if acc and (len(acc) + len(seg) > 3 * target or key != acc_key):
             groups.append(acc)
             acc = []
         acc.extend(seg)  # in place: a copy per segment made a long chain quadratic
-        acc_key = _key(labels[acc[-1]])
+        acc_key = key if len(seg) == 1 else _key(labels[seg[-1]])
     if acc:
         groups.append(acc)
     groups = _attach_tails(groups, labels)
@@ -616,10 +654,7 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
 def _block_label(labels: list[str]) -> str:
     """What the members' names share, cut after a number (block_3_expand, block_3_project -> block_3;
     conv2_block1_1_conv, conv2_block1_add -> conv2_block1); else 'first … last'."""
-    pre = labels[0]
-    for x in labels[1:]:
-        while not x.startswith(pre):
-            pre = pre[:-1]
+    pre = os.path.commonprefix([min(labels), max(labels)])  # what all share: what the extremes share
     while pre and not (pre[-1].isdigit() and all(len(x) == len(pre) or not x[len(pre)].isdigit() for x in labels)):
         pre = pre[:-1]
     if len(pre) >= 3:
