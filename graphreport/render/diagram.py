@@ -25,6 +25,8 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate, compress, islice, repeat
+from operator import add, eq, gt, itemgetter, lt, not_, sub
 from typing import Optional
 
 from ..shapespec import compact_shape
@@ -86,19 +88,17 @@ def status_of(tflite: str) -> int:
     return NONE
 
 
-def _worse(a: int, b: int) -> int:
-    if a == NONE:
-        return b
-    if b == NONE:
-        return a
-    return max(a, b)
-
-
-def drawn_ops(model, keep):
+def drawn_ops(model, keep, positions: Optional[list] = None):
+    """The op nodes the diagram draws, and the ops folded as constant expressions; `positions`, when given,
+    gets each drawn op's position in the graph."""
     g = model.main
     folded = constant_expressions(g)
-    ops = [n for n in g.nodes if not n.is_const and n.name not in folded and n.op != "NoOp"
-           and (keep is None or n.name in keep)]
+    ops = []
+    for i, n in enumerate(g.nodes):
+        if not n.is_const and n.op != "NoOp" and n.name not in folded and (keep is None or n.name in keep):
+            ops.append(n)
+            if positions is not None:
+                positions.append(i)
     return ops, folded
 
 
@@ -107,17 +107,18 @@ class Builder:
         self.report = report
         self.model = report.model
         self.g = self.model.main
-        self.ops, self.folded = drawn_ops(self.model, keep)
-        where = {n.name: i for i, n in enumerate(self.g.nodes)}
-        self.gindex = [where[n.name] for n in self.ops]  # position in the graph: the report's nodes[i]
+        self.gindex: list[int] = []  # position in the graph of each drawn op: the report's nodes[i]
+        self.ops, self.folded = drawn_ops(self.model, keep, self.gindex)
         self.items: list[Item] = []
         self.edges: list[tuple[int, int, str]] = []  # leaf item -> leaf item, tensor shape text
         self.not_laid_out = 0
         self.layout_note = ""
+        self.box = bytearray()  # per item: 1 unless an op (a box that may hold others), for container walks
 
     # ---------------------------------------------------------------- tree
     def new(self, item: Item) -> int:
         self.items.append(item)
+        self.box.append(item.kind != OP)
         return len(self.items) - 1
 
     def build_tree(self):
@@ -134,69 +135,92 @@ class Builder:
                                   "/".join(paths[0][:common]) if common and paths else ""))
         scopes: dict[tuple, int] = {(): self.root}
         self.scope_of_path = scopes
+        items, new, root = self.items, self.new, self.root
+        leaf_item = [0] * len(self.ops)  # op position -> its item
         for i, (n, p) in enumerate(zip(self.ops, paths)):
-            p = p[common:]
-            parent = self.root
-            for d in range(1, len(p)):
-                key = tuple(p[:d])
-                s = scopes.get(key)
-                if s is None:
-                    s = self.new(Item(SCOPE, p[d - 1], "/".join(paths[i][:common + d]), parent=parent))
-                    self.items[parent].children.append(s)
-                    scopes[key] = s
-                parent = s
+            parent = root
+            if len(p) > common + 1:
+                p = p[common:]
+                for d in range(1, len(p)):
+                    key = tuple(p[:d])
+                    s = scopes.get(key)
+                    if s is None:
+                        s = new(Item(SCOPE, p[d - 1], "/".join(paths[i][:common + d]), parent=parent))
+                        items[parent].children.append(s)
+                        scopes[key] = s
+                    parent = s
             label = p[-1]
             # an op has no children (an empty tuple, shared) and, at the top level, its name as label
-            leaf = self.new(Item(OP, n.name if label == n.name else label, n.name, op=n.op, parent=parent,
-                                 leaf=i, children=()))
-            self.items[parent].children.append(leaf)
-        leaf_item = [0] * len(self.ops)  # op position -> its item
-        for k, it in enumerate(self.items):
-            if it.kind == OP:
-                leaf_item[it.leaf] = k
+            leaf = leaf_item[i] = new(Item(OP, n.name if label == n.name else label, n.name, op=n.op,
+                                           parent=parent, leaf=i, children=()))
+            items[parent].children.append(leaf)
         self.leaf_item = leaf_item
-        self._collapse_chains(self.root)
+        self._collapse_chains(sorted(scopes.values(), reverse=True))
 
-    def _collapse_chains(self, k: int):
+    def _collapse_chains(self, scopes: list[int]):
         """A scope holding one op is drawn as that op (labelled scope/op); a scope holding one scope only
-        is merged into it ('a/b')."""
-        it = self.items[k]
-        for pos, c in enumerate(list(it.children)):
-            self._collapse_chains(c)
-            ci = self.items[c]
-            if ci.kind != SCOPE or len(ci.children) != 1:
-                continue
-            only = self.items[ci.children[0]]
-            only.label = f"{ci.label}/{only.label}"
-            only.parent = k
-            it.children[pos] = ci.children[0]
-            ci.children = []
-            ci.kind = -1  # dropped; figures of nodes not drawn fall back to the nearest kept ancestor
+        is merged into it ('a/b'). `scopes`: each after the scopes inside it (a scope's item comes after
+        its parent's), so a chain a/b/c collapses from its deep end."""
+        items, box = self.items, self.box
+        for k in scopes:
+            it = items[k]
+            children = it.children
+            for pos, c in enumerate(children):
+                if not box[c]:
+                    continue
+                ci = items[c]
+                if ci.kind != SCOPE or len(ci.children) != 1:
+                    continue
+                only = items[ci.children[0]]
+                only.label = f"{ci.label}/{only.label}"
+                only.parent = k
+                children[pos] = ci.children[0]
+                ci.children = []
+                ci.kind = -1  # dropped; figures of nodes not drawn fall back to the nearest kept ancestor
 
     def build_edges(self):
-        g = self.g
-        idx = {n.name: i for i, n in enumerate(self.ops)}
+        tensors = self.g.tensors
+        leaf_of = {n.name: self.leaf_item[i] for i, n in enumerate(self.ops)}  # op name -> its item
         texts: dict[tuple, str] = {}  # shape -> its text: one string for the many edges of one shape
+        ends: dict[str, tuple] = {}  # tensor name -> (its producer's item, shape text), or () if not drawn
+        append = self.edges.append
         for i, n in enumerate(self.ops):
+            v = self.leaf_item[i]
             for tname in n.inputs:
-                t = g.tensors.get(tname)
-                if t is None or t.is_const or t.producer not in idx:
-                    continue
-                if t.shape is None:
-                    text = ""
-                else:
-                    key = tuple(t.shape)
-                    text = texts.get(key)
-                    if text is None:
-                        text = texts[key] = compact_shape(t.shape)
-                self.edges.append((self.leaf_item[idx[t.producer]], self.leaf_item[i], text))
+                end = ends.get(tname)
+                if end is None:
+                    t = tensors.get(tname)
+                    u = None if t is None or t.is_const else leaf_of.get(t.producer)
+                    if u is None:
+                        end = ()
+                    elif t.shape is None:
+                        end = (u, "")
+                    else:
+                        key = tuple(t.shape)
+                        text = texts.get(key)
+                        if text is None:
+                            text = texts[key] = compact_shape(t.shape)
+                        end = (u, text)
+                    ends[tname] = end
+                if end:
+                    append((end[0], v, end[1]))
 
     # ---------------------------------------------------------------- views
-    def preorder(self, root: int) -> list[int]:
-        """Items below `root` (itself included), each before its children, children in order."""
+    def preorder(self, root: int, containers: bool = False) -> list[int]:
+        """Items below `root` (itself included), each before its children, children in order; only those
+        with children when `containers` (ops are skipped without a look at each)."""
         items = self.items
         out, stack = [], [root]
         append, pop, push = out.append, stack.pop, stack.extend
+        if containers:
+            box = self.box.__getitem__
+            while stack:
+                k = pop()
+                children = items[k].children
+                if children:
+                    append(k)
+                    push(compress(reversed(children), map(box, reversed(children))))
+            return out
         while stack:
             k = pop()
             append(k)
@@ -271,30 +295,31 @@ class Builder:
     def signatures(self):
         """Structure of each box, bottom-up: kinds and ops of its children in name order, the edges between
         them, and how many stubs; not names and not shapes."""
-        order = self.postorder(self.root)
+        items = self.items
         op_sigs: dict[str, int] = {}  # one int object per op type
-        for k in order:
-            it = self.items[k]
-            if it.kind == OP:
-                sig = op_sigs.get(it.op)
-                if sig is None:
-                    sig = op_sigs[it.op] = hash(("op", it.op))
-                it.sig = sig
-                continue
-            kids = sorted(range(len(it.children)), key=lambda j: self.items[it.children[j]].label)
-            rank = {j: r for r, j in enumerate(kids)}
-            edges = sorted((rank[a], rank[b]) for a, b in self.inner.get(k, {}))
-            it.sig = hash((it.kind, tuple(self.items[it.children[j]].sig for j in kids), tuple(edges),
-                           len({s for s in self.ins.get(k, {})}), len(self.outs.get(k, {}))))
+        for k in self.leaf_item:
+            it = items[k]
+            sig = op_sigs.get(it.op)
+            if sig is None:
+                sig = op_sigs[it.op] = hash(("op", it.op))
+            it.sig = sig
+        inner, ins, outs = self.inner, self.ins, self.outs
+        for k in self.postorder(self.root, containers=True):
+            it = items[k]
+            kids = [items[c] for c in it.children]
+            order = sorted(range(len(kids)), key=[c.label for c in kids].__getitem__)
+            rank = [0] * len(kids)
+            for r, j in enumerate(order):
+                rank[j] = r
+            edges = sorted((rank[a], rank[b]) for a, b in inner.get(k, ()))
+            it.sig = hash((it.kind, tuple(kids[j].sig for j in order), tuple(edges),
+                           len(ins.get(k, ())), len(outs.get(k, ()))))
 
     def postorder(self, root: int, containers: bool = False) -> list[int]:
         """Items below `root` (itself included), each after its children, the last child's subtree first
         (the reverse of preorder); only those with children when `containers`."""
-        out = self.preorder(root)
+        out = self.preorder(root, containers)
         out.reverse()
-        if containers:
-            items = self.items
-            return [k for k in out if items[k].children]
         return out
 
     def find_series(self):
@@ -374,18 +399,28 @@ class Builder:
         # the edges between each box's children (child position pairs), kept up to date as boxes are cut:
         # view_edges (every edge's path to the root) runs once at the end, not after every round
         inner = {k: list(e) for k, e in self.inner.items()}
+        items, box = self.items, self.box
+        # boxes left as they were (no cut) whose children, edges and the children's first ops are unchanged
+        # since: they would be left as they are again, so they are not looked at again
+        settled: set[int] = set()
+        keys = _Keys()  # label -> _key(label), for the rounds after the first
         while changed and guard < 8:
             changed = False
             guard += 1
             for k in self.postorder(self.root, containers=True):
-                it = self.items[k]
-                if it.kind in (OP, SERIES) or len(it.children) <= CHUNK_ABOVE:
+                it = items[k]
+                if it.kind in (OP, SERIES) or len(it.children) <= CHUNK_ABOVE or k in settled:
                     continue
                 edges = inner.get(k, [])
-                groups = _blocks([self.items[c].label for c in it.children], edges,
-                                 [self.first_leaf(c) for c in it.children])
+                groups = _blocks([items[c].label for c in it.children], edges,
+                                 [self.first_leaf(c) if box[c] else items[c].leaf for c in it.children], keys)
                 if len(groups) >= len(it.children):
+                    settled.add(k)
                     continue
+                up = it.parent  # its first op may change: what holds it is looked at again
+                while up >= 0:
+                    settled.discard(up)
+                    up = items[up].parent
                 new_children = []
                 where = [(0, -1, 0)] * len(it.children)  # old position -> (new position, block, position in it)
                 for grp in groups:
@@ -425,6 +460,52 @@ class Builder:
     def figures(self):
         costs = self.report.node_costs()
         compat = self.report.compat.nodes if self.report.compat else {}
+        items = self.items
+        extra = self._extra_costs(costs)
+        n = len(items)
+        # per item, as lists: a box's figures are C-level sums over its children's entries
+        ops, params, flops, unknown = [0] * n, [0] * n, [0] * n, [0] * n
+        status = [-1] * n  # NONE as -1: the worst status is the largest
+        statuses: dict[str, int] = {}
+        for i, node in enumerate(self.ops):
+            k = self.leaf_item[i]
+            it = items[k]
+            it.ops = ops[k] = 1
+            c = costs.get(node.name)
+            if c is not None:
+                it.params = params[k] = c.params
+                if c.known:
+                    it.flops = flops[k] = c.flops or 0
+                else:
+                    it.unknown = unknown[k] = 1
+            nc = compat.get(node.name)
+            if nc:
+                st = statuses.get(nc.tflite)
+                if st is None:
+                    st = statuses[nc.tflite] = status_of(nc.tflite)
+                it.status = st
+                status[k] = -1 if st == NONE else st
+            else:
+                it.status = NONE
+        for k in self.postorder(self.root, containers=True):
+            it = items[k]
+            ch = it.children
+            it.ops = ops[k] = sum(map(ops.__getitem__, ch))
+            p = sum(map(params.__getitem__, ch))
+            f = sum(map(flops.__getitem__, ch))
+            it.unknown = unknown[k] = sum(map(unknown.__getitem__, ch))
+            worst = status[k] = max(map(status.__getitem__, ch))
+            it.status = NONE if worst < 0 else worst
+            for c in extra.get(k, ()):
+                p += c.params
+                if c.known:
+                    f += c.flops or 0
+            it.params = params[k] = p
+            it.flops = flops[k] = f
+
+    def _extra_costs(self, costs: dict) -> dict[int, list]:
+        """The costs of nodes not drawn (constants with their parameters, folded ops), by the box that
+        holds their name scope (the nearest kept one)."""
         fused = self.g.fused_names
         by_path: dict[tuple, int] = {}
         for path, k in self.scope_of_path.items():
@@ -434,44 +515,18 @@ class Builder:
         root_name = self.items[self.root].name
         if root_name:
             common_len = len(root_name.split("/"))
-        drawn = {n.name for n in self.ops}
+        nodes = self.g.nodes
         extra: dict[int, list] = {}
-        for n in self.g.nodes:
-            if n.name in drawn:
-                continue
-            c = costs.get(n.name)
+        for i in sorted(set(range(len(nodes))).difference(self.gindex)):
+            node = nodes[i]
+            c = costs.get(node.name)
             if c is None or (not c.params and not c.flops):
                 continue
-            p = tuple(display_path(n.name, fused)[common_len:-1])
+            p = tuple(display_path(node.name, fused)[common_len:-1])
             while p and p not in by_path:
                 p = p[:-1]
             extra.setdefault(by_path.get(p, self.root), []).append(c)
-        for k in self.postorder(self.root):
-            it = self.items[k]
-            if it.kind == OP:
-                n = self.ops[it.leaf]
-                c = costs.get(n.name)
-                it.ops = 1
-                if c is not None:
-                    it.params = c.params
-                    if c.known:
-                        it.flops = c.flops or 0
-                    else:
-                        it.unknown = 1
-                nc = compat.get(n.name)
-                it.status = status_of(nc.tflite) if nc else NONE
-            else:
-                for ch in it.children:
-                    ci = self.items[ch]
-                    it.ops += ci.ops
-                    it.params += ci.params
-                    it.flops += ci.flops
-                    it.unknown += ci.unknown
-                    it.status = _worse(it.status, ci.status)
-            for c in extra.get(k, ()):
-                it.params += c.params
-                if c.known:
-                    it.flops += c.flops or 0
+        return extra
 
     # ---------------------------------------------------------------- defaults
     def default_expanded(self, small: bool) -> list[int]:
@@ -558,18 +613,19 @@ _INDEX = re.compile(r"(?:(?<=_)|^)\d+(?=_|/|$)")
 
 def _key(label: str) -> tuple:
     """The numbers that index a layer's name (block_3_expand_BN -> (3,); conv2d_1_2 -> (1, 2))."""
-    return tuple(_INDEX.findall(label.split("/")[0]))
+    first = label.split("/", 1)[0]
+    if "\n" in first:  # where _INDEX's $ also matches
+        return tuple(_INDEX.findall(first))
+    return tuple([part for part in first.split("_") if part.isdecimal()])  # isdecimal: what \d matches
 
 
-def _topological(n: int, edges: set, order_hint: list[int]) -> list[int]:
+def _topological(n: int, edges: set, ea: list[int], eb: list[int], order_hint: list[int]) -> list[int]:
     """Positions 0..n-1 in topological order, the one with the smallest (hint, position) first among those
-    ready; with a cycle, what the cycle holds up comes last in hint order."""
-    for a, b in edges:
-        ha, hb = order_hint[a], order_hint[b]
-        if ha > hb or (ha == hb and a >= b):
-            break
-    else:  # every edge goes forward in hint order (a file's usual order): that order is the answer
-        return sorted(range(n), key=order_hint.__getitem__)
+    ready; with a cycle, what the cycle holds up comes last in hint order. `ea`, `eb`: the edges' ends."""
+    hint = order_hint.__getitem__
+    if all(map(lt, zip(map(hint, ea), ea), zip(map(hint, eb), eb))):
+        # every edge goes forward in hint order (a file's usual order): that order is the answer
+        return sorted(range(n), key=hint)
     succ: list[list[int]] = [[] for _ in range(n)]
     indeg = [0] * n
     for a, b in edges:
@@ -591,31 +647,44 @@ def _topological(n: int, edges: set, order_hint: list[int]) -> list[int]:
     return order
 
 
-def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
-    """Groups of child positions (see make_blocks)."""
+class _Keys(dict):
+    """label -> _key(label), worked out when first asked."""
+
+    def __missing__(self, label: str) -> tuple:
+        key = self[label] = _key(label)
+        return key
+
+
+def _blocks(labels: list[str], edges, order_hint: list[int], keys: Optional[_Keys] = None) -> list[list[int]]:
+    """Groups of child positions (see make_blocks). `keys`: _key's answers so far."""
+    if keys is None:
+        keys = _Keys()
     n = len(labels)
     edges = set(edges)
-    order = _topological(n, edges, order_hint)
-    at = [0] * n
-    for p, j in enumerate(order):
-        at[j] = p
+    ea, eb = list(map(itemgetter(0), edges)), list(map(itemgetter(1), edges))
+    order = _topological(n, edges, ea, eb, order_hint)
+    at = sorted(range(n), key=order.__getitem__)  # child -> its place in `order`
     cross = [0] * (n + 1)
-    for a, b in edges:
-        lo, hi = at[a], at[b]
-        if lo > hi:
-            lo, hi = hi, lo
-        if hi - lo > 1:  # covers the positions strictly between: none of them is a cut point
-            cross[lo + 1] += 1
+    if edges:
+        pa, pb = list(map(at.__getitem__, ea)), list(map(at.__getitem__, eb))
+        for lo, hi in compress(zip(pa, pb), map(gt, map(abs, map(sub, pa, pb)), repeat(1))):
+            if lo > hi:
+                lo, hi = hi, lo
+            cross[lo + 1] += 1  # covers the positions strictly between: none of them is a cut point
             cross[hi] -= 1
-    segments, cur, run = [], [], 0
-    for p, j in enumerate(order):
-        cur.append(j)
-        run += cross[p]
-        if run == 0:
-            segments.append(cur)
-            cur = []
-    if cur:
-        segments.append(cur)
+    # a segment ends where no edge passes over
+    stops = list(map(add, compress(range(n), map(not_, accumulate(cross[:n]))), repeat(1)))
+    if not stops or stops[-1] != n:
+        stops.append(n)
+    target = max(4, math.ceil(n / (CHUNK_ABOVE // 2)))
+    if len(stops) == n:  # every child a segment of its own (a chain, or no edges)
+        k = list(map(keys.__getitem__, map(labels.__getitem__, order)))
+        if not any(map(eq, k, islice(k, 1, None))):  # and no two in a row named alike: each its own group
+            if n <= CHUNK_ABOVE:
+                return [[j] for j in order]
+            return [grp[s:s + MAX_VIEW // 2] for grp in (order[a:a + target] for a in range(0, n, target))
+                    for s in range(0, len(grp), MAX_VIEW // 2)]
+    segments = list(map(order.__getitem__, map(slice, [0, *stops[:-1]], stops)))
     target = max(4, math.ceil(n / (CHUNK_ABOVE // 2)))
     groups: list[list[int]] = []
     acc: list[int] = []
@@ -627,7 +696,7 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
                 acc = []
             groups.append(seg)
             continue
-        key = _key(labels[seg[0]])
+        key = keys[labels[seg[0]]]
         if acc and (len(acc) + len(seg) > 3 * target or key != acc_key):
             groups.append(acc)
             acc = []
@@ -655,8 +724,14 @@ def _block_label(labels: list[str]) -> str:
     """What the members' names share, cut after a number (block_3_expand, block_3_project -> block_3;
     conv2_block1_1_conv, conv2_block1_add -> conv2_block1); else 'first … last'."""
     pre = os.path.commonprefix([min(labels), max(labels)])  # what all share: what the extremes share
-    while pre and not (pre[-1].isdigit() and all(len(x) == len(pre) or not x[len(pre)].isdigit() for x in labels)):
-        pre = pre[:-1]
+    n = len(pre)
+    # cut after a digit that no name continues with a digit: past the shared part, the names' own
+    # characters are looked at; inside it, the next shared one
+    if not (n and pre[-1].isdigit() and all(len(x) == n or not x[n].isdigit() for x in labels)):
+        n -= 1
+        while n > 0 and not (pre[n - 1].isdigit() and not pre[n].isdigit()):
+            n -= 1
+        pre = pre[:max(n, 0)]
     if len(pre) >= 3:
         return pre
     return f"{labels[0].split('/')[0]} … {labels[-1].split('/')[0]}"
