@@ -245,6 +245,17 @@ def layout_all(b, deadline: float):
         batches = [batches[0][:half], batches[0][half:]]
 
     def run(batch):
+        """dot on one batch, its output parsed and packed here, in the worker, beside the other batches' dot
+        runs: (packed layouts in batch order, or None; what went wrong)."""
+        text, err = dot(batch)
+        if text is None:
+            return None, err
+        parsed = _parse_plain(text)
+        if len(parsed) != len(batch):
+            return None, err
+        return [_pack(b, views[g][0], raw) for g, raw in zip(batch, parsed)], ""
+
+    def dot(batch):
         left = deadline - time.monotonic()
         if left <= 0:
             return None, f"Graphviz took longer than {DOT_TIMEOUT_S:.0f} s"
@@ -263,18 +274,17 @@ def layout_all(b, deadline: float):
     def finish() -> None:
         layouts: list[dict] = []
         errors = []
-        for batch, (text, err) in zip(batches, running()):
-            parsed = _parse_plain(text) if text is not None else None
-            if parsed is None or len(parsed) != len(batch):
+        for batch, (packed, err) in zip(batches, running()):
+            if packed is None:
                 errors.append(err or "Graphviz gave an unexpected answer")
                 for g in batch:
                     for k in views[g]:
                         b.items[k].note = "not laid out: " + (err or "Graphviz failed")
                         b.not_laid_out += 1
                 continue
-            for g, raw in zip(batch, parsed):
+            for g, layout in zip(batch, packed):
                 lid = len(layouts)
-                layouts.append(_pack(b, views[g][0], raw))
+                layouts.append(layout)
                 for k in views[g]:
                     b.items[k].layout = lid
         b.layouts = layouts

@@ -23,10 +23,11 @@ import math
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, islice, repeat
-from operator import add, eq, gt, itemgetter, lt, not_, sub
+from operator import add, attrgetter, eq, gt, itemgetter, lt, not_, sub
 from typing import Optional
 
 from ..shapespec import compact_shape
@@ -530,9 +531,8 @@ class Builder:
 
     # ---------------------------------------------------------------- defaults
     def default_expanded(self, small: bool) -> list[int]:
-        containers = [k for k, it in enumerate(self.items) if it.kind >= SCOPE and it.children]
         if small:
-            return [k for k in containers if self.items[k].layout >= 0]
+            return [k for k, it in enumerate(self.items) if it.kind >= SCOPE and it.children and it.layout >= 0]
         opened = [self.root]
         visible = len(self.items[self.root].children)
         heap = [(-self.items[c].ops, c) for c in self.items[self.root].children]
@@ -829,12 +829,21 @@ def _start(report, keep) -> Pending:
     b.figures()
     b.layouts = []
     layouts = layout_all(b, t0 + DOT_TIMEOUT_S)
+    b.edges = b.scope_of_path = None  # done with (the layouts need the boxes' edges and stubs still)
     return Pending(ids, lambda: _finish(b, keep, small, ids, static_job, layouts, t0))
 
 
 def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: float) -> Diagram:
+    # what does not depend on the layouts is made while Graphviz runs: the rows (a box's layout and note
+    # are filled in after), the counts
+    rows, boxes = _rows(b)
+    kinds = Counter(map(attrgetter("kind"), b.items))
+    n_series, n_scopes = kinds[SERIES], kinds[SCOPE] + kinds[BLOCK]
+    hidden = sum(1 for n in b.g.nodes if not n.is_const and n.name not in keep) if keep is not None else 0
     layouts()
-    b.edges = b.inner = b.ins = b.outs = b.scope_of_path = None  # done with: freed before the rows are made
+    b.inner = b.ins = b.outs = None  # done with
+    for k in boxes:
+        rows[k] = _box_row(b.items[k], rows[k][8])
     static, note, _ids = static_job.result() if static_job is not None else (None, "", {})
     if not b.layouts and static is None:
         msg = b.layout_note or note or "no layout"
@@ -843,12 +852,9 @@ def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: f
         note = "Constants are folded into the ops that use them"
         note += f", and so are {len(b.folded)} ops computed from constants alone." if b.folded else "."
         if keep is not None:
-            hidden = sum(1 for n in b.g.nodes if not n.is_const and n.name not in keep)
             if hidden:
                 note += (f" Only the inference subgraph (what the outputs depend on) is drawn: {hidden} other "
                          "nodes (training, saver, summaries, initialisation...) are not.")
-    n_series = sum(1 for it in b.items if it.kind == SERIES)
-    n_scopes = sum(1 for it in b.items if it.kind in (SCOPE, BLOCK))
     if not small:
         note += (f" {len(b.ops):,} ops in {n_scopes:,} name scopes and blocks"
                  + (f", repeated blocks grouped into {n_series} series" if n_series else "")
@@ -860,7 +866,7 @@ def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: f
     return Diagram(static, note, ids, {
         "v": 1,
         "fields": "kind parent label name op children ops params flops% status layout node note",
-        "items": [_row(b, k) for k in range(len(b.items))],
+        "items": rows,
         "root": b.root,
         "layouts": b.layouts,
         "expanded": b.default_expanded(small and static is not None),
@@ -870,14 +876,26 @@ def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: f
     })
 
 
-def _row(b: Builder, k: int) -> list:
-    it = b.items[k]
-    if it.kind == -1:
-        return [-1]
+def _rows(b: Builder) -> tuple[list[list], list[int]]:
+    """The page's row of each item (see Diagram.data's "fields"), and the items that are boxes."""
     total = b.items[b.root].flops
-    share = round(100 * it.flops / total, 2) if total and it.flops else 0
-    if it.kind == OP:  # name and op: the report's nodes[leaf] (not repeated)
-        return [OP, it.parent, it.label, None, None, None, 1, it.params, share, it.status, -1, b.gindex[it.leaf]]
+    gindex = b.gindex
+    rows, boxes = [], []
+    append = rows.append
+    for k, it in enumerate(b.items):
+        kind = it.kind
+        share = round(100 * it.flops / total, 2) if total and it.flops else 0
+        if kind == OP:  # name and op: the report's nodes[leaf] (not repeated)
+            append([OP, it.parent, it.label, None, None, None, 1, it.params, share, it.status, -1, gindex[it.leaf]])
+        elif kind == -1:
+            append([-1])
+        else:
+            append(_box_row(it, share))
+            boxes.append(k)
+    return rows, boxes
+
+
+def _box_row(it: Item, share) -> list:
     row = [it.kind, it.parent, it.label, it.name, "", it.children, it.ops, it.params, share, it.status,
            it.layout, -1]
     if it.note:
