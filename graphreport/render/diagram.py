@@ -413,9 +413,11 @@ class Builder:
                 if it.kind in (OP, SERIES) or len(it.children) <= CHUNK_ABOVE or k in settled:
                     continue
                 edges = inner.get(k, [])
-                groups = _blocks([items[c].label for c in it.children], edges,
-                                 [self.first_leaf(c) if box[c] else items[c].leaf for c in it.children], keys)
-                if len(groups) >= len(it.children):
+                children = it.children
+                labels = [items[c].label for c in children]
+                groups = _blocks(labels, edges,
+                                 [self.first_leaf(c) if box[c] else items[c].leaf for c in children], keys)
+                if len(groups) >= len(children):
                     settled.add(k)
                     continue
                 up = it.parent  # its first op may change: what holds it is looked at again
@@ -423,27 +425,32 @@ class Builder:
                     settled.discard(up)
                     up = items[up].parent
                 new_children = []
-                where = [(0, -1, 0)] * len(it.children)  # old position -> (new position, block, position in it)
-                for grp in groups:
+                group_of, place = [0] * len(children), [0] * len(children)  # old position -> new, and in a block
+                blocks = []  # new position -> block item, or -1
+                for g, grp in enumerate(groups):
                     if len(grp) == 1:
-                        where[grp[0]] = (len(new_children), -1, 0)
-                        new_children.append(it.children[grp[0]])
+                        group_of[grp[0]] = g
+                        new_children.append(children[grp[0]])
+                        blocks.append(-1)
                         continue
-                    kids = [it.children[j] for j in grp]
-                    b = self.new(Item(BLOCK, _block_label([self.items[c].label for c in kids]), "", parent=k))
-                    self.items[b].children = kids
-                    for p, c in enumerate(kids):
-                        self.items[c].parent = b
-                        where[grp[p]] = (len(new_children), b, p)
+                    kids = list(map(children.__getitem__, grp))
+                    b = self.new(Item(BLOCK, _block_label(list(map(labels.__getitem__, grp))), "", parent=k))
+                    items[b].children = kids
+                    for c in kids:
+                        items[c].parent = b
+                    for p, j in enumerate(grp):
+                        group_of[j] = g
+                        place[j] = p
                     new_children.append(b)
+                    blocks.append(b)
                 it.children = new_children
                 outer: dict = {}
                 for a, c in edges:
-                    (ga, ba, pa), (gc, _, pc) = where[a], where[c]
+                    ga, gc = group_of[a], group_of[c]
                     if ga != gc:
                         outer[(ga, gc)] = None
                     else:  # inside one block
-                        inner.setdefault(ba, {})[(pa, pc)] = None
+                        inner.setdefault(blocks[ga], {})[(place[a], place[c])] = None
                 inner[k] = list(outer)
                 changed = True
             if changed:
