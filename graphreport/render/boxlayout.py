@@ -290,6 +290,7 @@ def layout_all(b, deadline: float):
                 for k in views[g]:
                     b.items[k].layout = lid
         b.layouts = layouts
+        b.box_texts = None  # the packed layouts hold the labels they show
         if errors:
             b.layout_note = errors[0]
 
