@@ -29,6 +29,7 @@ import work  # noqa: E402
 from graphreport.analysis import compat  # noqa: E402
 from graphreport.model import ConstData, Graph, Model, Node, Tensor  # noqa: E402
 from graphreport.readers.graphdef import read  # noqa: E402
+from graphreport.render import diagram  # noqa: E402
 from graphreport.render.jsonout import render_json  # noqa: E402
 from graphreport.report import build_report  # noqa: E402
 
@@ -68,8 +69,9 @@ def calls(load) -> tuple[int, int]:
     return n, _size(model)
 
 
-def lines(load) -> tuple[collections.Counter, int]:
-    """(lines executed per code object of graphreport/, graph size)."""
+def lines(load, path=None) -> tuple[collections.Counter, int]:
+    """(lines executed per code object of graphreport/ in `path(load)` (the report path when None), graph
+    size)."""
     counts: collections.Counter = collections.Counter()
 
     def local(frame, event, arg):
@@ -86,7 +88,7 @@ def lines(load) -> tuple[collections.Counter, int]:
     old = sys.gettrace()
     sys.settrace(on_call)
     try:
-        model = _report_path(load)
+        model = (path or _report_path)(load)
     finally:
         sys.settrace(old)
     return counts, _size(model)
@@ -123,6 +125,30 @@ def test_no_function_grows_faster_than_the_graph(mix):
     small, big = lines(_build(mix, 1)), lines(_build(mix, BIG))
     assert sum(big[0].values()) / sum(small[0].values()) <= SLACK * big[1] / small[1]
     assert superlinear(small, big) == []
+
+
+DIAGRAM_UNITS = {"transformer": 4, "chain": 64, "fanout": 64, "identity_chain": 1000, "relu_fanout": 1000}
+
+
+@pytest.mark.parametrize("mix", sorted(DIAGRAM_UNITS))
+def test_the_diagram_grows_linearly(mix):
+    """The interactive diagram's build (boxes, blocks, series, edges and stubs per box, figures, layout
+    keys, page rows: render/diagram.py and render/boxlayout.py, Graphviz aside) does at most SLACK x 8 the
+    lines at 8x the graph. The flat mixes (one long level cut into blocks, then blocks of blocks) are issue
+    13's 200k-node graphs, smaller. Only the sum is bounded, not each function: a level of blocks more at
+    8x (log n of them) or a first series makes single functions jump between the two sizes."""
+    out = {}
+    for scale in (1, BIG):
+        model = _build(mix, scale, DIAGRAM_UNITS[mix])()
+        report = build_report(model, diagram=False)  # analysed before the count: only the drawing is counted
+        built = []
+        counts, size = lines(lambda: model, lambda load: built.append(diagram.build(report)) or load())
+        assert built[0].data is not None and built[0].data["layouts"]
+        out[scale] = (sum(k for c, k in counts.items()
+                          if Path(c.co_filename).name in ("diagram.py", "boxlayout.py")), size)
+    (w1, n1), (wb, nb) = out[1], out[BIG]
+    assert nb / n1 > 0.75 * BIG, "the synthetic graph did not grow"
+    assert wb / w1 <= SLACK * nb / n1, f"{mix}: {w1} -> {wb} lines for {nb / n1:.1f}x the graph"
 
 
 def test_the_count_catches_a_whole_graph_walk_per_node(monkeypatch):

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import threading
 import time
+from itertools import compress
 
 from .svg import CATEGORY_COLORS, DOT_TIMEOUT_S, op_category, quote  # names, not the package (no import circle)
 
@@ -21,15 +22,14 @@ SPLIT_ABOVE = 1000  # boxes: a single batch is cut in two for two dot processes 
 WORKERS = 2
 
 
-def _view_dot(b, k: int, gid: int, total_flops) -> tuple[str, int]:
+def _view_dot(b, k: int, gid: int) -> tuple[str, int]:
     """dot source of one box's inside; children are c<j>, stubs i<j> / o<j>."""
     it = b.items[k]
     lines = [f"digraph v{gid} {{", 'graph [rankdir=TB, nodesep=0.18, ranksep=0.28, margin=0];',
              'node [shape=box, style="rounded", fontname="Helvetica", fontsize=9, height=0.2, '
              'margin="0.08,0.03"];', 'edge [fontname="Helvetica", fontsize=7, arrowsize=0.5];']
     for j, c in enumerate(it.children):
-        ci = b.items[c]
-        lines.append(f"c{j} [label={quote(b.box_label(ci, total_flops))}];")
+        lines.append(f"c{j} [label={quote(b.box_texts[c])}];")
     ins = b.ins.get(k, {})
     stub_in: dict[int, str] = {}
     srcs: dict[int, int] = {}
@@ -128,8 +128,7 @@ def _pack(b, k: int, raw: dict) -> dict:
         if lab is not None and text:
             e += [text, lab[0], lab[1]]
         edges.append(e)
-    total_flops = b.items[b.root].flops
-    texts = [b.box_label(b.items[c], total_flops) for c in it.children]
+    texts = [b.box_texts[c] for c in it.children]
     fills = [_fill(b.items[c]) for c in it.children]
     return {"w": raw["w"], "h": raw["h"], "n": nodes, "t": texts, "f": fills,
             "s": [[x, y] for _n, x, y in raw["s"]], "e": edges}
@@ -196,11 +195,14 @@ def layout_all(b, deadline: float):
         b.layout_note = "Graphviz `dot` is not installed: no diagram (install the graphviz package)."
         return lambda: None
     total_flops = b.items[b.root].flops
+    # each box's label, once (dropped items: none)
+    texts = b.box_texts = [b.box_label(it, total_flops) if it.kind >= 0 else "" for it in b.items]
     order: list[int] = []
     frontier = [b.root]
+    box = b.box.__getitem__  # not an op
     while frontier:  # breadth first: the overview is laid out before deep scopes
         order += frontier
-        frontier = [c for k in frontier for c in b.items[k].children if b.items[c].kind != OP]
+        frontier = [c for k in frontier for c in compress(b.items[k].children, map(box, b.items[k].children))]
     by_key: dict[tuple, list[int]] = {}
     budget = LAYOUT_BUDGET if len(b.ops) <= HUGE_OPS else HUGE_LAYOUT_BUDGET
     for k in order:
@@ -213,7 +215,7 @@ def layout_all(b, deadline: float):
             continue
         key = (it.sig, tuple(sorted((e, tuple(v)) for e, v in b.inner.get(k, {}).items())),
                tuple(sorted(b.ins.get(k, {}).values())), tuple(sorted(b.outs.get(k, {}).items())),
-               tuple(b.box_label(b.items[c], total_flops) for c in it.children))
+               tuple(map(texts.__getitem__, it.children)))
         if key in by_key:
             by_key[key].append(k)
             continue
@@ -226,7 +228,7 @@ def layout_all(b, deadline: float):
     views = list(by_key.values())
     sources = []
     for gid, ks in enumerate(views):
-        src, size = _view_dot(b, ks[0], gid, total_flops)
+        src, size = _view_dot(b, ks[0], gid)
         sources.append((src, size))
     batches: list[list[int]] = []
     cur, size = [], 0
@@ -245,6 +247,17 @@ def layout_all(b, deadline: float):
         batches = [batches[0][:half], batches[0][half:]]
 
     def run(batch):
+        """dot on one batch, its output parsed and packed here, in the worker, beside the other batches' dot
+        runs: (packed layouts in batch order, or None; what went wrong)."""
+        text, err = dot(batch)
+        if text is None:
+            return None, err
+        parsed = _parse_plain(text)
+        if len(parsed) != len(batch):
+            return None, err
+        return [_pack(b, views[g][0], raw) for g, raw in zip(batch, parsed)], ""
+
+    def dot(batch):
         left = deadline - time.monotonic()
         if left <= 0:
             return None, f"Graphviz took longer than {DOT_TIMEOUT_S:.0f} s"
@@ -263,21 +276,21 @@ def layout_all(b, deadline: float):
     def finish() -> None:
         layouts: list[dict] = []
         errors = []
-        for batch, (text, err) in zip(batches, running()):
-            parsed = _parse_plain(text) if text is not None else None
-            if parsed is None or len(parsed) != len(batch):
+        for batch, (packed, err) in zip(batches, running()):
+            if packed is None:
                 errors.append(err or "Graphviz gave an unexpected answer")
                 for g in batch:
                     for k in views[g]:
                         b.items[k].note = "not laid out: " + (err or "Graphviz failed")
                         b.not_laid_out += 1
                 continue
-            for g, raw in zip(batch, parsed):
+            for g, layout in zip(batch, packed):
                 lid = len(layouts)
-                layouts.append(_pack(b, views[g][0], raw))
+                layouts.append(layout)
                 for k in views[g]:
                     b.items[k].layout = lid
         b.layouts = layouts
+        b.box_texts = None  # the packed layouts hold the labels they show
         if errors:
             b.layout_note = errors[0]
 

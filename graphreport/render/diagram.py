@@ -20,10 +20,14 @@ from __future__ import annotations
 import gc
 import heapq
 import math
+import os
 import re
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate, compress, islice, repeat
+from operator import add, attrgetter, eq, gt, itemgetter, lt, not_, sub
 from typing import Optional
 
 from ..shapespec import compact_shape
@@ -85,19 +89,17 @@ def status_of(tflite: str) -> int:
     return NONE
 
 
-def _worse(a: int, b: int) -> int:
-    if a == NONE:
-        return b
-    if b == NONE:
-        return a
-    return max(a, b)
-
-
-def drawn_ops(model, keep):
+def drawn_ops(model, keep, positions: Optional[list] = None):
+    """The op nodes the diagram draws, and the ops folded as constant expressions; `positions`, when given,
+    gets each drawn op's position in the graph."""
     g = model.main
     folded = constant_expressions(g)
-    ops = [n for n in g.nodes if not n.is_const and n.name not in folded and n.op != "NoOp"
-           and (keep is None or n.name in keep)]
+    ops = []
+    for i, n in enumerate(g.nodes):
+        if not n.is_const and n.op != "NoOp" and n.name not in folded and (keep is None or n.name in keep):
+            ops.append(n)
+            if positions is not None:
+                positions.append(i)
     return ops, folded
 
 
@@ -106,17 +108,18 @@ class Builder:
         self.report = report
         self.model = report.model
         self.g = self.model.main
-        self.ops, self.folded = drawn_ops(self.model, keep)
-        where = {n.name: i for i, n in enumerate(self.g.nodes)}
-        self.gindex = [where[n.name] for n in self.ops]  # position in the graph: the report's nodes[i]
+        self.gindex: list[int] = []  # position in the graph of each drawn op: the report's nodes[i]
+        self.ops, self.folded = drawn_ops(self.model, keep, self.gindex)
         self.items: list[Item] = []
         self.edges: list[tuple[int, int, str]] = []  # leaf item -> leaf item, tensor shape text
         self.not_laid_out = 0
         self.layout_note = ""
+        self.box = bytearray()  # per item: 1 unless an op (a box that may hold others), for container walks
 
     # ---------------------------------------------------------------- tree
     def new(self, item: Item) -> int:
         self.items.append(item)
+        self.box.append(item.kind != OP)
         return len(self.items) - 1
 
     def build_tree(self):
@@ -133,149 +136,191 @@ class Builder:
                                   "/".join(paths[0][:common]) if common and paths else ""))
         scopes: dict[tuple, int] = {(): self.root}
         self.scope_of_path = scopes
+        items, new, root = self.items, self.new, self.root
+        leaf_item = [0] * len(self.ops)  # op position -> its item
         for i, (n, p) in enumerate(zip(self.ops, paths)):
-            p = p[common:]
-            parent = self.root
-            for d in range(1, len(p)):
-                key = tuple(p[:d])
-                s = scopes.get(key)
-                if s is None:
-                    s = self.new(Item(SCOPE, p[d - 1], "/".join(paths[i][:common + d]), parent=parent))
-                    self.items[parent].children.append(s)
-                    scopes[key] = s
-                parent = s
+            parent = root
+            if len(p) > common + 1:
+                p = p[common:]
+                for d in range(1, len(p)):
+                    key = tuple(p[:d])
+                    s = scopes.get(key)
+                    if s is None:
+                        s = new(Item(SCOPE, p[d - 1], "/".join(paths[i][:common + d]), parent=parent))
+                        items[parent].children.append(s)
+                        scopes[key] = s
+                    parent = s
             label = p[-1]
             # an op has no children (an empty tuple, shared) and, at the top level, its name as label
-            leaf = self.new(Item(OP, n.name if label == n.name else label, n.name, op=n.op, parent=parent,
-                                 leaf=i, children=()))
-            self.items[parent].children.append(leaf)
-        leaf_item = [0] * len(self.ops)  # op position -> its item
-        for k, it in enumerate(self.items):
-            if it.kind == OP:
-                leaf_item[it.leaf] = k
+            leaf = leaf_item[i] = new(Item(OP, n.name if label == n.name else label, n.name, op=n.op,
+                                           parent=parent, leaf=i, children=()))
+            items[parent].children.append(leaf)
         self.leaf_item = leaf_item
-        self._collapse_chains(self.root)
+        self._collapse_chains(sorted(scopes.values(), reverse=True))
 
-    def _collapse_chains(self, k: int):
+    def _collapse_chains(self, scopes: list[int]):
         """A scope holding one op is drawn as that op (labelled scope/op); a scope holding one scope only
-        is merged into it ('a/b')."""
-        it = self.items[k]
-        for pos, c in enumerate(list(it.children)):
-            self._collapse_chains(c)
-            ci = self.items[c]
-            if ci.kind != SCOPE or len(ci.children) != 1:
-                continue
-            only = self.items[ci.children[0]]
-            only.label = f"{ci.label}/{only.label}"
-            only.parent = k
-            it.children[pos] = ci.children[0]
-            ci.children = []
-            ci.kind = -1  # dropped; figures of nodes not drawn fall back to the nearest kept ancestor
+        is merged into it ('a/b'). `scopes`: each after the scopes inside it (a scope's item comes after
+        its parent's), so a chain a/b/c collapses from its deep end."""
+        items, box = self.items, self.box
+        for k in scopes:
+            it = items[k]
+            children = it.children
+            for pos, c in enumerate(children):
+                if not box[c]:
+                    continue
+                ci = items[c]
+                if ci.kind != SCOPE or len(ci.children) != 1:
+                    continue
+                only = items[ci.children[0]]
+                only.label = f"{ci.label}/{only.label}"
+                only.parent = k
+                children[pos] = ci.children[0]
+                ci.children = []
+                ci.kind = -1  # dropped; figures of nodes not drawn fall back to the nearest kept ancestor
 
     def build_edges(self):
-        g = self.g
-        idx = {n.name: i for i, n in enumerate(self.ops)}
+        tensors = self.g.tensors
+        leaf_of = {n.name: self.leaf_item[i] for i, n in enumerate(self.ops)}  # op name -> its item
         texts: dict[tuple, str] = {}  # shape -> its text: one string for the many edges of one shape
+        ends: dict[str, tuple] = {}  # tensor name -> (its producer's item, shape text), or () if not drawn
+        append = self.edges.append
         for i, n in enumerate(self.ops):
+            v = self.leaf_item[i]
             for tname in n.inputs:
-                t = g.tensors.get(tname)
-                if t is None or t.is_const or t.producer not in idx:
-                    continue
-                if t.shape is None:
-                    text = ""
-                else:
-                    key = tuple(t.shape)
-                    text = texts.get(key)
-                    if text is None:
-                        text = texts[key] = compact_shape(t.shape)
-                self.edges.append((self.leaf_item[idx[t.producer]], self.leaf_item[i], text))
+                end = ends.get(tname)
+                if end is None:
+                    t = tensors.get(tname)
+                    u = None if t is None or t.is_const else leaf_of.get(t.producer)
+                    if u is None:
+                        end = ()
+                    elif t.shape is None:
+                        end = (u, "")
+                    else:
+                        key = tuple(t.shape)
+                        text = texts.get(key)
+                        if text is None:
+                            text = texts[key] = compact_shape(t.shape)
+                        end = (u, text)
+                    ends[tname] = end
+                if end:
+                    append((end[0], v, end[1]))
 
     # ---------------------------------------------------------------- views
-    def ancestors(self, k: int) -> list[int]:
-        out = [k]
-        while self.items[k].parent >= 0:
-            k = self.items[k].parent
-            out.append(k)
-        return out[::-1]  # root first
+    def preorder(self, root: int, containers: bool = False) -> list[int]:
+        """Items below `root` (itself included), each before its children, children in order; only those
+        with children when `containers` (ops are skipped without a look at each)."""
+        items = self.items
+        out, stack = [], [root]
+        append, pop, push = out.append, stack.pop, stack.extend
+        if containers:
+            box = self.box.__getitem__
+            while stack:
+                k = pop()
+                children = items[k].children
+                if children:
+                    append(k)
+                    push(compress(reversed(children), map(box, reversed(children))))
+            return out
+        while stack:
+            k = pop()
+            append(k)
+            children = items[k].children
+            if children:
+                push(reversed(children))
+        return out
 
     def view_edges(self):
         """For each container: edges between its children (child position pairs, label) and stubs for
-        edges that come from or go outside of it."""
-        paths: dict[int, list[int]] = {}
-
-        def path(k):
-            p = paths.get(k)
-            if p is None:
-                p = paths[k] = self.ancestors(k)
-            return p
-        pos: dict[int, int] = {}
-        for it in self.items:
-            for j, c in enumerate(it.children):
-                pos[c] = j
+        edges that come from or go outside of it. Each edge climbs from its two ends to the box holding
+        both: O(edges x depth), one dict entry per box crossed."""
+        items = self.items
+        parent = [-1] * len(items)
+        pos = [0] * len(items)
+        depth = [0] * len(items)
+        for k in self.preorder(self.root):  # parents before children: depths top-down
+            children = items[k].children
+            if children:
+                d = depth[k] + 1
+                for j, c in enumerate(children):
+                    parent[c] = k
+                    pos[c] = j
+                    depth[c] = d
         inner: dict[int, dict] = {}
         ins: dict[int, dict] = {}
         outs: dict[int, dict] = {}
         for u, v, lab in self.edges:
-            pu, pv = path(u), path(v)
-            d = 0
-            while d < len(pu) and d < len(pv) and pu[d] == pv[d]:
-                d += 1
-            lca = pu[d - 1]
-            cu, cv = pu[d], pv[d]
-            e = inner.setdefault(lca, {})
-            key = (pos[cu], pos[cv])
-            if key not in e:
+            a, b = u, v
+            da, db = depth[u], depth[v]
+            # stubs: in every container strictly between the lca and each end (the deeper end first)
+            while da > db:
+                p = parent[a]
+                o = outs.get(p)
+                if o is None:
+                    o = outs[p] = {}
+                o.setdefault(pos[a], lab)
+                a = p
+                da -= 1
+            while db > da:
+                p = parent[b]
+                i = ins.get(p)
+                if i is None:
+                    i = ins[p] = {}
+                i.setdefault((u, pos[b]), lab)
+                b = p
+                db -= 1
+            pa, pb = parent[a], parent[b]
+            while pa != pb:
+                o = outs.get(pa)
+                if o is None:
+                    o = outs[pa] = {}
+                o.setdefault(pos[a], lab)
+                i = ins.get(pb)
+                if i is None:
+                    i = ins[pb] = {}
+                i.setdefault((u, pos[b]), lab)
+                a, b = pa, pb
+                pa, pb = parent[a], parent[b]
+            e = inner.get(pa)
+            if e is None:
+                e = inner[pa] = {}
+            key = (pos[a], pos[b])
+            x = e.get(key)
+            if x is None:
                 e[key] = [lab, 1]
-            elif e[key][0] != lab:
-                e[key][1] += 1
-            # stubs: in every container strictly between the lca and the leaf
-            for a in range(d, len(pv) - 1):
-                box, child = pv[a], pv[a + 1]
-                ins.setdefault(box, {}).setdefault((u, pos[child]), lab)
-            for a in range(d, len(pu) - 1):
-                box, child = pu[a], pu[a + 1]
-                outs.setdefault(box, {}).setdefault(pos[child], lab)
+            elif x[0] != lab:
+                x[1] += 1
         self.inner, self.ins, self.outs = inner, ins, outs
 
     # ---------------------------------------------------------------- series
     def signatures(self):
         """Structure of each box, bottom-up: kinds and ops of its children in name order, the edges between
         them, and how many stubs; not names and not shapes."""
-        order = self.postorder(self.root)
+        items = self.items
         op_sigs: dict[str, int] = {}  # one int object per op type
-        for k in order:
-            it = self.items[k]
-            if it.kind == OP:
-                sig = op_sigs.get(it.op)
-                if sig is None:
-                    sig = op_sigs[it.op] = hash(("op", it.op))
-                it.sig = sig
-                continue
-            kids = sorted(range(len(it.children)), key=lambda j: self.items[it.children[j]].label)
-            rank = {j: r for r, j in enumerate(kids)}
-            edges = sorted((rank[a], rank[b]) for a, b in self.inner.get(k, {}))
-            it.sig = hash((it.kind, tuple(self.items[it.children[j]].sig for j in kids), tuple(edges),
-                           len({s for s in self.ins.get(k, {})}), len(self.outs.get(k, {}))))
+        for k in self.leaf_item:
+            it = items[k]
+            sig = op_sigs.get(it.op)
+            if sig is None:
+                sig = op_sigs[it.op] = hash(("op", it.op))
+            it.sig = sig
+        inner, ins, outs = self.inner, self.ins, self.outs
+        for k in self.postorder(self.root, containers=True):
+            it = items[k]
+            kids = [items[c] for c in it.children]
+            order = sorted(range(len(kids)), key=[c.label for c in kids].__getitem__)
+            rank = [0] * len(kids)
+            for r, j in enumerate(order):
+                rank[j] = r
+            edges = sorted((rank[a], rank[b]) for a, b in inner.get(k, ()))
+            it.sig = hash((it.kind, tuple(kids[j].sig for j in order), tuple(edges),
+                           len(ins.get(k, ())), len(outs.get(k, ()))))
 
     def postorder(self, root: int, containers: bool = False) -> list[int]:
-        """Items below `root` (itself included), each after its children; only those with children when
-        `containers` (the same order otherwise)."""
-        items = self.items
-        out, stack = [], [(root, False)]
-        push, pop, append = stack.append, stack.pop, out.append
-        while stack:
-            k, done = pop()
-            if done:
-                append(k)
-                continue
-            children = items[k].children
-            if not children:  # a leaf: out at once, as (k, True) pushed and popped right away would be
-                if not containers:
-                    append(k)
-                continue
-            push((k, True))
-            for c in children:
-                push((c, False))
+        """Items below `root` (itself included), each after its children, the last child's subtree first
+        (the reverse of preorder); only those with children when `containers`."""
+        out = self.preorder(root, containers)
+        out.reverse()
         return out
 
     def find_series(self):
@@ -355,40 +400,57 @@ class Builder:
         # the edges between each box's children (child position pairs), kept up to date as boxes are cut:
         # view_edges (every edge's path to the root) runs once at the end, not after every round
         inner = {k: list(e) for k, e in self.inner.items()}
+        items, box = self.items, self.box
+        # boxes left as they were (no cut) whose children, edges and the children's first ops are unchanged
+        # since: they would be left as they are again, so they are not looked at again
+        settled: set[int] = set()
+        keys = _Keys()  # label -> _key(label), for the rounds after the first
         while changed and guard < 8:
             changed = False
             guard += 1
             for k in self.postorder(self.root, containers=True):
-                it = self.items[k]
-                if it.kind in (OP, SERIES) or len(it.children) <= CHUNK_ABOVE:
+                it = items[k]
+                if it.kind in (OP, SERIES) or len(it.children) <= CHUNK_ABOVE or k in settled:
                     continue
                 edges = inner.get(k, [])
-                groups = _blocks([self.items[c].label for c in it.children], edges,
-                                 [self.first_leaf(c) for c in it.children])
-                if len(groups) >= len(it.children):
+                children = it.children
+                labels = [items[c].label for c in children]
+                groups = _blocks(labels, edges,
+                                 [self.first_leaf(c) if box[c] else items[c].leaf for c in children], keys)
+                if len(groups) >= len(children):
+                    settled.add(k)
                     continue
+                up = it.parent  # its first op may change: what holds it is looked at again
+                while up >= 0:
+                    settled.discard(up)
+                    up = items[up].parent
                 new_children = []
-                where = [(0, -1, 0)] * len(it.children)  # old position -> (new position, block, position in it)
-                for grp in groups:
+                group_of, place = [0] * len(children), [0] * len(children)  # old position -> new, and in a block
+                blocks = []  # new position -> block item, or -1
+                for g, grp in enumerate(groups):
                     if len(grp) == 1:
-                        where[grp[0]] = (len(new_children), -1, 0)
-                        new_children.append(it.children[grp[0]])
+                        group_of[grp[0]] = g
+                        new_children.append(children[grp[0]])
+                        blocks.append(-1)
                         continue
-                    kids = [it.children[j] for j in grp]
-                    b = self.new(Item(BLOCK, _block_label([self.items[c].label for c in kids]), "", parent=k))
-                    self.items[b].children = kids
-                    for p, c in enumerate(kids):
-                        self.items[c].parent = b
-                        where[grp[p]] = (len(new_children), b, p)
+                    kids = list(map(children.__getitem__, grp))
+                    b = self.new(Item(BLOCK, _block_label(list(map(labels.__getitem__, grp))), "", parent=k))
+                    items[b].children = kids
+                    for c in kids:
+                        items[c].parent = b
+                    for p, j in enumerate(grp):
+                        group_of[j] = g
+                        place[j] = p
                     new_children.append(b)
+                    blocks.append(b)
                 it.children = new_children
                 outer: dict = {}
                 for a, c in edges:
-                    (ga, ba, pa), (gc, _, pc) = where[a], where[c]
+                    ga, gc = group_of[a], group_of[c]
                     if ga != gc:
                         outer[(ga, gc)] = None
                     else:  # inside one block
-                        inner.setdefault(ba, {})[(pa, pc)] = None
+                        inner.setdefault(blocks[ga], {})[(place[a], place[c])] = None
                 inner[k] = list(outer)
                 changed = True
             if changed:
@@ -406,6 +468,52 @@ class Builder:
     def figures(self):
         costs = self.report.node_costs()
         compat = self.report.compat.nodes if self.report.compat else {}
+        items = self.items
+        extra = self._extra_costs(costs)
+        n = len(items)
+        # per item, as lists: a box's figures are C-level sums over its children's entries
+        ops, params, flops, unknown = [0] * n, [0] * n, [0] * n, [0] * n
+        status = [-1] * n  # NONE as -1: the worst status is the largest
+        statuses: dict[str, int] = {}
+        for i, node in enumerate(self.ops):
+            k = self.leaf_item[i]
+            it = items[k]
+            it.ops = ops[k] = 1
+            c = costs.get(node.name)
+            if c is not None:
+                it.params = params[k] = c.params
+                if c.known:
+                    it.flops = flops[k] = c.flops or 0
+                else:
+                    it.unknown = unknown[k] = 1
+            nc = compat.get(node.name)
+            if nc:
+                st = statuses.get(nc.tflite)
+                if st is None:
+                    st = statuses[nc.tflite] = status_of(nc.tflite)
+                it.status = st
+                status[k] = -1 if st == NONE else st
+            else:
+                it.status = NONE
+        for k in self.postorder(self.root, containers=True):
+            it = items[k]
+            ch = it.children
+            it.ops = ops[k] = sum(map(ops.__getitem__, ch))
+            p = sum(map(params.__getitem__, ch))
+            f = sum(map(flops.__getitem__, ch))
+            it.unknown = unknown[k] = sum(map(unknown.__getitem__, ch))
+            worst = status[k] = max(map(status.__getitem__, ch))
+            it.status = NONE if worst < 0 else worst
+            for c in extra.get(k, ()):
+                p += c.params
+                if c.known:
+                    f += c.flops or 0
+            it.params = params[k] = p
+            it.flops = flops[k] = f
+
+    def _extra_costs(self, costs: dict) -> dict[int, list]:
+        """The costs of nodes not drawn (constants with their parameters, folded ops), by the box that
+        holds their name scope (the nearest kept one)."""
         fused = self.g.fused_names
         by_path: dict[tuple, int] = {}
         for path, k in self.scope_of_path.items():
@@ -415,50 +523,23 @@ class Builder:
         root_name = self.items[self.root].name
         if root_name:
             common_len = len(root_name.split("/"))
-        drawn = {n.name for n in self.ops}
+        nodes = self.g.nodes
         extra: dict[int, list] = {}
-        for n in self.g.nodes:
-            if n.name in drawn:
-                continue
-            c = costs.get(n.name)
+        for i in sorted(set(range(len(nodes))).difference(self.gindex)):
+            node = nodes[i]
+            c = costs.get(node.name)
             if c is None or (not c.params and not c.flops):
                 continue
-            p = tuple(display_path(n.name, fused)[common_len:-1])
+            p = tuple(display_path(node.name, fused)[common_len:-1])
             while p and p not in by_path:
                 p = p[:-1]
             extra.setdefault(by_path.get(p, self.root), []).append(c)
-        for k in self.postorder(self.root):
-            it = self.items[k]
-            if it.kind == OP:
-                n = self.ops[it.leaf]
-                c = costs.get(n.name)
-                it.ops = 1
-                if c is not None:
-                    it.params = c.params
-                    if c.known:
-                        it.flops = c.flops or 0
-                    else:
-                        it.unknown = 1
-                nc = compat.get(n.name)
-                it.status = status_of(nc.tflite) if nc else NONE
-            else:
-                for ch in it.children:
-                    ci = self.items[ch]
-                    it.ops += ci.ops
-                    it.params += ci.params
-                    it.flops += ci.flops
-                    it.unknown += ci.unknown
-                    it.status = _worse(it.status, ci.status)
-            for c in extra.get(k, ()):
-                it.params += c.params
-                if c.known:
-                    it.flops += c.flops or 0
+        return extra
 
     # ---------------------------------------------------------------- defaults
     def default_expanded(self, small: bool) -> list[int]:
-        containers = [k for k, it in enumerate(self.items) if it.kind >= SCOPE and it.children]
         if small:
-            return [k for k in containers if self.items[k].layout >= 0]
+            return [k for k, it in enumerate(self.items) if it.kind >= SCOPE and it.children and it.layout >= 0]
         opened = [self.root]
         visible = len(self.items[self.root].children)
         heap = [(-self.items[c].ops, c) for c in self.items[self.root].children]
@@ -539,15 +620,22 @@ _INDEX = re.compile(r"(?:(?<=_)|^)\d+(?=_|/|$)")
 
 def _key(label: str) -> tuple:
     """The numbers that index a layer's name (block_3_expand_BN -> (3,); conv2d_1_2 -> (1, 2))."""
-    return tuple(_INDEX.findall(label.split("/")[0]))
+    first = label.split("/", 1)[0]
+    if "\n" in first:  # where _INDEX's $ also matches
+        return tuple(_INDEX.findall(first))
+    return tuple([part for part in first.split("_") if part.isdecimal()])  # isdecimal: what \d matches
 
 
-def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
-    """Groups of child positions (see make_blocks)."""
-    n = len(labels)
+def _topological(n: int, edges: set, ea: list[int], eb: list[int], order_hint: list[int]) -> list[int]:
+    """Positions 0..n-1 in topological order, the one with the smallest (hint, position) first among those
+    ready; with a cycle, what the cycle holds up comes last in hint order. `ea`, `eb`: the edges' ends."""
+    hint = order_hint.__getitem__
+    if all(map(lt, zip(map(hint, ea), ea), zip(map(hint, eb), eb))):
+        # every edge goes forward in hint order (a file's usual order): that order is the answer
+        return sorted(range(n), key=hint)
     succ: list[list[int]] = [[] for _ in range(n)]
     indeg = [0] * n
-    for a, b in set(edges):
+    for a, b in edges:
         succ[a].append(b)
         indeg[b] += 1
     heap = [(order_hint[j], j) for j in range(n) if not indeg[j]]
@@ -563,22 +651,47 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
     if len(order) < n:  # a cycle between scopes: the rest in file order
         placed = set(order)
         order += sorted((j for j in range(n) if j not in placed), key=lambda j: order_hint[j])
-    at = {j: p for p, j in enumerate(order)}
+    return order
+
+
+class _Keys(dict):
+    """label -> _key(label), worked out when first asked."""
+
+    def __missing__(self, label: str) -> tuple:
+        key = self[label] = _key(label)
+        return key
+
+
+def _blocks(labels: list[str], edges, order_hint: list[int], keys: Optional[_Keys] = None) -> list[list[int]]:
+    """Groups of child positions (see make_blocks). `keys`: _key's answers so far."""
+    if keys is None:
+        keys = _Keys()
+    n = len(labels)
+    edges = set(edges)
+    ea, eb = list(map(itemgetter(0), edges)), list(map(itemgetter(1), edges))
+    order = _topological(n, edges, ea, eb, order_hint)
+    at = sorted(range(n), key=order.__getitem__)  # child -> its place in `order`
     cross = [0] * (n + 1)
-    for a, b in set(edges):
-        lo, hi = sorted((at[a], at[b]))
-        if hi - lo > 1:  # covers the positions strictly between: none of them is a cut point
-            cross[lo + 1] += 1
+    if edges:
+        pa, pb = list(map(at.__getitem__, ea)), list(map(at.__getitem__, eb))
+        for lo, hi in compress(zip(pa, pb), map(gt, map(abs, map(sub, pa, pb)), repeat(1))):
+            if lo > hi:
+                lo, hi = hi, lo
+            cross[lo + 1] += 1  # covers the positions strictly between: none of them is a cut point
             cross[hi] -= 1
-    segments, cur, run = [], [], 0
-    for p, j in enumerate(order):
-        cur.append(j)
-        run += cross[p]
-        if run == 0:
-            segments.append(cur)
-            cur = []
-    if cur:
-        segments.append(cur)
+    # a segment ends where no edge passes over
+    stops = list(map(add, compress(range(n), map(not_, accumulate(cross[:n]))), repeat(1)))
+    if not stops or stops[-1] != n:
+        stops.append(n)
+    target = max(4, math.ceil(n / (CHUNK_ABOVE // 2)))
+    if len(stops) == n:  # every child a segment of its own (a chain, or no edges)
+        k = list(map(keys.__getitem__, map(labels.__getitem__, order)))
+        if not any(map(eq, k, islice(k, 1, None))):  # and no two in a row named alike: each its own group
+            if n <= CHUNK_ABOVE:
+                return [[j] for j in order]
+            return [grp[s:s + MAX_VIEW // 2] for grp in (order[a:a + target] for a in range(0, n, target))
+                    for s in range(0, len(grp), MAX_VIEW // 2)]
+    segments = list(map(order.__getitem__, map(slice, [0, *stops[:-1]], stops)))
     target = max(4, math.ceil(n / (CHUNK_ABOVE // 2)))
     groups: list[list[int]] = []
     acc: list[int] = []
@@ -590,11 +703,12 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
                 acc = []
             groups.append(seg)
             continue
-        if acc and (len(acc) + len(seg) > 3 * target or _key(labels[seg[0]]) != acc_key):
+        key = keys[labels[seg[0]]]
+        if acc and (len(acc) + len(seg) > 3 * target or key != acc_key):
             groups.append(acc)
             acc = []
         acc.extend(seg)  # in place: a copy per segment made a long chain quadratic
-        acc_key = _key(labels[acc[-1]])
+        acc_key = key if len(seg) == 1 else _key(labels[seg[-1]])
     if acc:
         groups.append(acc)
     groups = _attach_tails(groups, labels)
@@ -616,12 +730,15 @@ def _blocks(labels: list[str], edges, order_hint: list[int]) -> list[list[int]]:
 def _block_label(labels: list[str]) -> str:
     """What the members' names share, cut after a number (block_3_expand, block_3_project -> block_3;
     conv2_block1_1_conv, conv2_block1_add -> conv2_block1); else 'first … last'."""
-    pre = labels[0]
-    for x in labels[1:]:
-        while not x.startswith(pre):
-            pre = pre[:-1]
-    while pre and not (pre[-1].isdigit() and all(len(x) == len(pre) or not x[len(pre)].isdigit() for x in labels)):
-        pre = pre[:-1]
+    pre = os.path.commonprefix([min(labels), max(labels)])  # what all share: what the extremes share
+    n = len(pre)
+    # cut after a digit that no name continues with a digit: past the shared part, the names' own
+    # characters are looked at; inside it, the next shared one
+    if not (n and pre[-1].isdigit() and all(len(x) == n or not x[n].isdigit() for x in labels)):
+        n -= 1
+        while n > 0 and not (pre[n - 1].isdigit() and not pre[n].isdigit()):
+            n -= 1
+        pre = pre[:max(n, 0)]
     if len(pre) >= 3:
         return pre
     return f"{labels[0].split('/')[0]} … {labels[-1].split('/')[0]}"
@@ -719,12 +836,21 @@ def _start(report, keep) -> Pending:
     b.figures()
     b.layouts = []
     layouts = layout_all(b, t0 + DOT_TIMEOUT_S)
+    b.edges = b.scope_of_path = None  # done with (the layouts need the boxes' edges and stubs still)
     return Pending(ids, lambda: _finish(b, keep, small, ids, static_job, layouts, t0))
 
 
 def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: float) -> Diagram:
+    # what does not depend on the layouts is made while Graphviz runs: the rows (a box's layout and note
+    # are filled in after), the counts
+    rows, boxes = _rows(b)
+    kinds = Counter(map(attrgetter("kind"), b.items))
+    n_series, n_scopes = kinds[SERIES], kinds[SCOPE] + kinds[BLOCK]
+    hidden = sum(1 for n in b.g.nodes if not n.is_const and n.name not in keep) if keep is not None else 0
     layouts()
-    b.edges = b.inner = b.ins = b.outs = b.scope_of_path = None  # done with: freed before the rows are made
+    b.inner = b.ins = b.outs = None  # done with
+    for k in boxes:
+        rows[k] = _box_row(b.items[k], rows[k][8])
     static, note, _ids = static_job.result() if static_job is not None else (None, "", {})
     if not b.layouts and static is None:
         msg = b.layout_note or note or "no layout"
@@ -733,12 +859,9 @@ def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: f
         note = "Constants are folded into the ops that use them"
         note += f", and so are {len(b.folded)} ops computed from constants alone." if b.folded else "."
         if keep is not None:
-            hidden = sum(1 for n in b.g.nodes if not n.is_const and n.name not in keep)
             if hidden:
                 note += (f" Only the inference subgraph (what the outputs depend on) is drawn: {hidden} other "
                          "nodes (training, saver, summaries, initialisation...) are not.")
-    n_series = sum(1 for it in b.items if it.kind == SERIES)
-    n_scopes = sum(1 for it in b.items if it.kind in (SCOPE, BLOCK))
     if not small:
         note += (f" {len(b.ops):,} ops in {n_scopes:,} name scopes and blocks"
                  + (f", repeated blocks grouped into {n_series} series" if n_series else "")
@@ -750,7 +873,7 @@ def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: f
     return Diagram(static, note, ids, {
         "v": 1,
         "fields": "kind parent label name op children ops params flops% status layout node note",
-        "items": [_row(b, k) for k in range(len(b.items))],
+        "items": rows,
         "root": b.root,
         "layouts": b.layouts,
         "expanded": b.default_expanded(small and static is not None),
@@ -760,14 +883,26 @@ def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: f
     })
 
 
-def _row(b: Builder, k: int) -> list:
-    it = b.items[k]
-    if it.kind == -1:
-        return [-1]
+def _rows(b: Builder) -> tuple[list[list], list[int]]:
+    """The page's row of each item (see Diagram.data's "fields"), and the items that are boxes."""
     total = b.items[b.root].flops
-    share = round(100 * it.flops / total, 2) if total and it.flops else 0
-    if it.kind == OP:  # name and op: the report's nodes[leaf] (not repeated)
-        return [OP, it.parent, it.label, None, None, None, 1, it.params, share, it.status, -1, b.gindex[it.leaf]]
+    gindex = b.gindex
+    rows, boxes = [], []
+    append = rows.append
+    for k, it in enumerate(b.items):
+        kind = it.kind
+        share = round(100 * it.flops / total, 2) if total and it.flops else 0
+        if kind == OP:  # name and op: the report's nodes[leaf] (not repeated)
+            append([OP, it.parent, it.label, None, None, None, 1, it.params, share, it.status, -1, gindex[it.leaf]])
+        elif kind == -1:
+            append([-1])
+        else:
+            append(_box_row(it, share))
+            boxes.append(k)
+    return rows, boxes
+
+
+def _box_row(it: Item, share) -> list:
     row = [it.kind, it.parent, it.label, it.name, "", it.children, it.ops, it.params, share, it.status,
            it.layout, -1]
     if it.note:

@@ -35,12 +35,16 @@ def constant_expressions(g) -> set[str]:
     """Op nodes computed from constants alone (e.g. batch-norm scale = gamma * rsqrt(var + eps) in a
     frozen Keras graph): a converter folds them, and so does the diagram."""
     out: set[str] = set()
+    tensors = g.tensors
     for _ in range(64):  # frozen graphs are nearly topologically ordered: this settles in a pass or two
         before = len(out)
         for n in g.nodes:
-            if n.is_const or n.name in out or not n.inputs or n.op.startswith("Placeholder"):
+            if n.is_const or not n.inputs or n.name in out or n.op.startswith("Placeholder"):
                 continue
-            if all((t := g.tensors.get(i)) is not None and (t.is_const or t.producer in out) for i in n.inputs):
+            t = tensors.get(n.inputs[0])  # most ops fail on their first input: no generator for them
+            if t is None or not (t.is_const or t.producer in out):
+                continue
+            if all((t := tensors.get(i)) is not None and (t.is_const or t.producer in out) for i in n.inputs):
                 out.add(n.name)
         if len(out) == before:
             break
