@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 
 from ..readers.registry import display_names
 from ..render.charts import _si, bar_chart
-from ..render.jsonout import iter_compact_json
+from ..render.jsonout import iter_compact_json, spool_nodes
 from ..shapespec import compact_shape, format_shape
 from .drawing import attach_diagram
 from .text import figure_text, human_bytes
@@ -229,7 +229,9 @@ def render_html_parts(report):
     """The page as the template's pieces in order (written one by one, never joined into one string)."""
     attach_diagram(report)  # Graphviz runs in the background while the rest of the page is made
     virtual = sum(1 for n in report.model.main.nodes if not n.is_const) > TABLE_ROWS_MAX
+    nodes_file = None
     if virtual:  # a big graph: its diagram's working data is freed before the page's data is made (peak RSS)
+        nodes_file = spool_nodes(report, script_safe)  # but its nodes' text is made, on disk, while dot runs
         report.diagram_data  # noqa: B018 - waits for the layouts
     data = report.to_dict(nodes=False)  # the nodes go into the page's JSON a batch at a time (compact_json)
     layers = report.layers()
@@ -257,7 +259,7 @@ def render_html_parts(report):
     )
     page_data = {**data, "diagram": report.diagram_data} if report.diagram_data else data
     return _filled(pieces, dict(zip(marks, (
-        iter_compact_json(report, page_data, script_safe), output_rows(data["outputs"]),
+        iter_compact_json(report, page_data, script_safe, nodes_file), output_rows(data["outputs"]),
         code_list((data["compatibility"] or {}).get("outputs") or [])))))
 
 

@@ -167,19 +167,41 @@ def compact_json(report, data: dict, safe=lambda s: s) -> str:
     return "".join(iter_compact_json(report, data, safe))
 
 
-def iter_compact_json(report, data: dict, safe=lambda s: s) -> Iterator[str]:
-    """compact_json's text as pieces to write in turn: the nodes' dicts a batch at a time, and long lists
-    in the other values (the diagram's items and layouts) a batch of items at a time, so neither the nodes'
-    dicts nor the text is ever held whole."""
+def _node_pieces(report, safe) -> Iterator[str]:
+    """The JSON list of the report's nodes, a batch of nodes' dicts at a time."""
+    nodes = _Nodes(report)
+    yield "["
+    for j in range(0, len(nodes), ITEMS_PER_CHUNK):
+        text = json.dumps(nodes[j:j + ITEMS_PER_CHUNK], ensure_ascii=False, default=str)[1:-1]
+        yield safe((", " if j else "") + text)
+    yield "]"
+
+
+def spool_nodes(report, safe=lambda s: s):
+    """The nodes' JSON list (as iter_compact_json prints it) written now to an anonymous temporary file, to
+    be copied into the page later: the HTML renderer of a big graph encodes its nodes while Graphviz lays out
+    the diagram, without holding their text in memory."""
+    import tempfile
+
+    f = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+    f.writelines(_node_pieces(report, safe))
+    f.seek(0)
+    return f
+
+
+def iter_compact_json(report, data: dict, safe=lambda s: s, nodes_file=None) -> Iterator[str]:
+    """compact_json's text as pieces to write in turn: the nodes' dicts a batch at a time (or, given
+    `nodes_file` from spool_nodes, its text a block at a time), and long lists in the other values (the
+    diagram's items and layouts) a batch of items at a time, so neither the nodes' dicts nor the text is ever
+    held whole."""
     for i, (k, v) in enumerate(data.items()):
         yield safe((", " if i else "{") + json.dumps(str(k), ensure_ascii=False) + ": ")
         if k == "nodes" and v is None:
-            nodes = _Nodes(report)
-            yield "["
-            for j in range(0, len(nodes), ITEMS_PER_CHUNK):
-                text = json.dumps(nodes[j:j + ITEMS_PER_CHUNK], ensure_ascii=False, default=str)[1:-1]
-                yield safe((", " if j else "") + text)
-            yield "]"
+            if nodes_file is None:
+                yield from _node_pieces(report, safe)
+            else:
+                with nodes_file:
+                    yield from iter(lambda: nodes_file.read(1 << 20), "")
         else:
             yield from _compact_parts(v, safe, 2)
     yield "}" if data else "{}"
