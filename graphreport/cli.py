@@ -134,6 +134,9 @@ def cmd_report(args) -> int:
     fmt = _format(args)
     out = args.output or (os.path.basename(args.model.rstrip("/")) + EXTENSIONS[fmt])
     model = load(args.model)  # a reader raises BadModelError for a bad file; anything else is an internal error
+    if fmt == "html" and not args.no_diagram:
+        from .render.diagram import prestart
+        prestart(model)  # a small graph's static drawing: Graphviz starts now when the analyses cannot change it
     outputs = [o.strip().split(":")[0] for o in args.outputs.split(",") if o.strip()] if args.outputs else None
     report = build_report(model, diagram=not args.no_diagram and fmt == "html",
                           input_shapes=parse_input_shapes(args.input_shape) or None, outputs=outputs)

@@ -818,6 +818,20 @@ def start(report, keep=None) -> Pending:
     return _no_gc(lambda: _start(report, keep))
 
 
+_EARLY: dict = {}  # id(model) -> (model, its static drawing's job, started by prestart)
+
+
+def prestart(model) -> None:
+    """Start the static drawing's Graphviz run right after reading, while the analyses run, when nothing of
+    it can depend on them: the file stores every tensor's shape (no shape inference to wait for) and names
+    its inputs and outputs (the whole graph is drawn), and its drawn ops fit the static drawing. The diagram
+    takes the job over when its report's diagram is started (_start)."""
+    if model.stores_shapes and model.declares_io:
+        ops, _ = drawn_ops(model, None)
+        if ops and len(ops) <= SMALL:
+            _EARLY[id(model)] = (model, _Job(lambda: render_diagram(model, keep=None)))
+
+
 def _start(report, keep) -> Pending:
     t0 = time.monotonic()
     b = Builder(report, keep)
@@ -826,7 +840,11 @@ def _start(report, keep) -> Pending:
         return Pending({}, lambda: done)
     ids = BoxIds(b.ops, b.gindex)
     small = len(b.ops) <= SMALL
-    static_job = _Job(lambda: render_diagram(b.model, keep=keep)) if small else None
+    early = _EARLY.pop(id(b.model), None)
+    static_job = None
+    if small:
+        static_job = early[1] if early is not None and early[0] is b.model and keep is None else \
+            _Job(lambda: render_diagram(b.model, keep=keep))
     b.build_tree()
     b.build_edges()
     b.view_edges()
