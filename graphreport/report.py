@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from . import __version__
 from .analysis import commands, compat, cost, io_suggest, params, shapes, summary
-from .collector import paused
+from .collector import BIG_NODES, paused
 from .model import Model, split_tensor_name
 from .shapespec import name_bare_shape
 
@@ -179,7 +179,7 @@ def build_report(model: Model, diagram: bool = True, input_shapes: Optional[dict
     """Run every analysis once. `diagram`: the report wants its diagram (drawn by the HTML renderer, or by
     render.diagram.attach for a caller that reads it without rendering). `input_shapes` fixes unknown input dims (node name -> shape);
     `outputs` names the outputs the compatibility check traces back from (default: the suggestion)."""
-    with paused():  # millions of objects and no cycle on big graphs: see collector.py
+    with paused(big=len(model.main.nodes) >= BIG_NODES):  # millions of objects, no cycle: see collector.py
         shape_stats = None
         if not model.stores_shapes:
             if input_shapes and "" in input_shapes:  # a bare --input-shape: the shape of the only input

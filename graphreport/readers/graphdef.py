@@ -8,7 +8,7 @@ import sys
 
 from google.protobuf.message import DecodeError
 
-from ..collector import paused
+from ..collector import BIG_FILE_BYTES, paused
 from ..errors import BadModelError, LimitError
 from ..model import DTYPE_SIZES, ConstData, Graph, Model, Node, SmallValue, Tensor, num_elements, split_tensor_name
 from ..opdata import roles as op_roles
@@ -356,7 +356,7 @@ def check_size(path: str, size: int) -> None:
 
 def read(path: str, data: bytes) -> Model:
     check_size(path, len(data))
-    with paused():  # a million objects, no cycle: see collector.py
+    with paused(big=len(data) >= BIG_FILE_BYTES):  # a million objects, no cycle: see collector.py
         msg = parse_graphdef(data, path)
         model = model_from_graphdef(msg, path, len(data))
         del msg
