@@ -5,12 +5,11 @@ diagram.Builder throughout."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import threading
 import time
 from itertools import compress
 
-from .svg import CATEGORY_COLORS, DOT_TIMEOUT_S, op_category, quote  # names, not the package (no import circle)
+from .svg import CATEGORY_COLORS, DOT_TIMEOUT_S, _run_dot, op_category, quote  # names, not the package (no import circle)
 
 OP, SCOPE, SERIES, BLOCK = 0, 1, 2, 3  # kinds of box (diagram.Item.kind)
 MAX_VIEW = 400  # children of one box laid out together at most
@@ -262,15 +261,7 @@ def layout_all(b, deadline: float):
         left = deadline - time.monotonic()
         if left <= 0:
             return None, f"Graphviz took longer than {DOT_TIMEOUT_S:.0f} s"
-        src = "\n".join(sources[g][0] for g in batch)
-        try:
-            proc = subprocess.run([exe, "-Tplain"], input=src.encode("utf-8"), capture_output=True, timeout=left)
-        except subprocess.TimeoutExpired:
-            return None, f"Graphviz took longer than {DOT_TIMEOUT_S:.0f} s"
-        if proc.returncode != 0:
-            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-            return None, f"Graphviz failed: {err[0] if err else 'unknown error'}"
-        return proc.stdout.decode("utf-8", "replace"), ""
+        return _run_dot(exe, "\n".join(sources[g][0] for g in batch), left, "plain", DOT_TIMEOUT_S)
 
     running = _run_all(run, batches, WORKERS)
 

@@ -31,9 +31,14 @@ def quote(s: str) -> str:
     return '"' + s.replace("\r", " ").replace("\n", "\\n") + '"'
 
 
-def constant_expressions(g) -> set[str]:
+def constant_expressions(g) -> frozenset[str]:
     """Op nodes computed from constants alone (e.g. batch-norm scale = gamma * rsqrt(var + eps) in a
-    frozen Keras graph): a converter folds them, and so does the diagram."""
+    frozen Keras graph): a converter folds them, and so does the diagram. Computed once per graph (the
+    static drawing, the diagram's boxes and prestart all ask)."""
+    return g.memo("constant_expressions", lambda: frozenset(_constant_expressions(g)))
+
+
+def _constant_expressions(g) -> set[str]:
     out: set[str] = set()
     tensors = g.tensors
     for _ in range(64):  # frozen graphs are nearly topologically ordered: this settles in a pass or two
@@ -125,11 +130,13 @@ def _q_label(op: str, name: str, levels: int = 1) -> str:
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
 
 
-def _run_dot(exe: str, src: str, timeout: float):
+def _run_dot(exe: str, src: str, timeout: float, fmt: str = "svg", limit_s: float | None = None):
+    """dot's output in `fmt` for `src`, or None and why; `limit_s`: the limit to name in the message (the
+    whole diagram's, of which `timeout` may be what is left)."""
     try:
-        proc = subprocess.run([exe, "-Tsvg"], input=src.encode("utf-8"), capture_output=True, timeout=timeout)
+        proc = subprocess.run([exe, f"-T{fmt}"], input=src.encode("utf-8"), capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return None, f"Graphviz took longer than {timeout:.0f} s"
+        return None, f"Graphviz took longer than {timeout if limit_s is None else limit_s:.0f} s"
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
         return None, f"Graphviz failed: {err[0] if err else 'unknown error'}"
