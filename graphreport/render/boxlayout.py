@@ -4,12 +4,12 @@ in the background while the page is rendered, then parsed and packed into the pa
 diagram.Builder throughout."""
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from itertools import compress
 
-from .svg import CATEGORY_COLORS, DOT_TIMEOUT_S, _run_dot, op_category, quote  # names, not the package (no import circle)
+from . import graphviz
+from .svg import CATEGORY_COLORS, DOT_TIMEOUT_S, op_category, quote  # names, not the package (no import circle)
 
 OP, SCOPE, SERIES, BLOCK = 0, 1, 2, 3  # kinds of box (diagram.Item.kind)
 MAX_VIEW = 400  # children of one box laid out together at most
@@ -190,7 +190,7 @@ def layout_all(b, deadline: float):
     """One dot layout per distinct box inside, shallow boxes first, within LAYOUT_BUDGET boxes; batched into
     a few dot processes run WORKERS at a time, in the background. Returns a function that waits for them and
     stores the layouts (b.layouts)."""
-    exe = shutil.which("dot")
+    exe = graphviz.find()
     if exe is None:
         b.layout_note = "Graphviz `dot` is not installed: no diagram (install the graphviz package)."
         return lambda: None
@@ -261,7 +261,7 @@ def layout_all(b, deadline: float):
         left = deadline - time.monotonic()
         if left <= 0:
             return None, f"Graphviz took longer than {DOT_TIMEOUT_S:.0f} s"
-        return _run_dot(exe, "\n".join(sources[g][0] for g in batch), left, "plain", DOT_TIMEOUT_S)
+        return graphviz.run(exe, "\n".join(sources[g][0] for g in batch), left, "plain", DOT_TIMEOUT_S)
 
     running = _run_all(run, batches, WORKERS)
 

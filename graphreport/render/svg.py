@@ -7,12 +7,11 @@ Large graphs are capped, and dot runs under a time limit; the note says what was
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 
 from ..model import Model
 from ..shapespec import compact_shape
 from ..opdata import roles as op_roles
+from . import graphviz
 
 MAX_NODES = 1500
 DOT_TIMEOUT_S = 20
@@ -130,31 +129,18 @@ def _q_label(op: str, name: str, levels: int = 1) -> str:
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
 
 
-def _run_dot(exe: str, src: str, timeout: float, fmt: str = "svg", limit_s: float | None = None):
-    """dot's output in `fmt` for `src`, or None and why; `limit_s`: the limit to name in the message (the
-    whole diagram's, of which `timeout` may be what is left)."""
-    try:
-        proc = subprocess.run([exe, f"-T{fmt}"], input=src.encode("utf-8"), capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, f"Graphviz took longer than {timeout if limit_s is None else limit_s:.0f} s"
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-        return None, f"Graphviz failed: {err[0] if err else 'unknown error'}"
-    return proc.stdout.decode("utf-8", "replace"), ""
-
-
 def render_diagram(model: Model, max_nodes: int = MAX_NODES, keep=None) -> tuple[str | None, str, dict]:
     """(inline SVG or None, note, node name -> id of its box in the SVG). A layout with name-scope
     clusters gets DOT_TIMEOUT_S; if that is not enough, a plain layout gets as long again."""
-    exe = shutil.which("dot")
+    exe = graphviz.find()
     if exe is None:
         return None, "Graphviz `dot` is not installed: no diagram (install the graphviz package).", {}
     src, ids, cut, folded = build_dot(model, max_nodes, keep)
-    out, err = _run_dot(exe, src, DOT_TIMEOUT_S)
+    out, err = graphviz.run(exe, src, DOT_TIMEOUT_S)
     plain = ""
     if out is None and "longer" in err:
         src, ids, cut, folded = build_dot(model, max_nodes, keep, clusters_on=False)
-        out, err2 = _run_dot(exe, src.replace("graph [", "graph [splines=line, nslimit=2, mclimit=0.5, ", 1),
+        out, err2 = graphviz.run(exe, src.replace("graph [", "graph [splines=line, nslimit=2, mclimit=0.5, ", 1),
                              DOT_TIMEOUT_S)
         plain = f" {err} with name-scope boxes, so they are left out."
         err = err2 or err
