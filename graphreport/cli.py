@@ -127,7 +127,6 @@ def _format(args) -> str:
 
 def cmd_report(args) -> int:
     from .readers.detect import load
-    from .report import build_report
 
     if args.out_dir:
         return cmd_report_folder(args)
@@ -137,6 +136,8 @@ def cmd_report(args) -> int:
     if fmt == "html" and not args.no_diagram:
         from .render.diagram import prestart
         prestart(model)  # a small graph's static drawing: Graphviz starts now when the analyses cannot change it
+    from .report import build_report  # (its modules are imported while dot runs)
+
     outputs = [o.strip().split(":")[0] for o in args.outputs.split(",") if o.strip()] if args.outputs else None
     report = build_report(model, diagram=not args.no_diagram and fmt == "html",
                           input_shapes=parse_input_shapes(args.input_shape) or None, outputs=outputs)

@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 
 from ..readers.registry import display_names
 from ..render.charts import _si, bar_chart
-from ..render.jsonout import iter_compact_json, spool_nodes
+from ..render.jsonout import compact_items, spool_nodes
 from ..shapespec import compact_shape, format_shape
 from .drawing import attach_diagram
 from .text import figure_text, human_bytes
@@ -257,10 +257,25 @@ def render_html_parts(report):
         diagram_note=_Drawn(lambda: report.diagram_note), format_names=FORMAT_NAMES, page=page_words(report),
         batch_note=" (batch 1)" if report.assumed_batch else "",
     )
-    page_data = {**data, "diagram": report.diagram_data} if report.diagram_data else data
     return _filled(pieces, dict(zip(marks, (
-        iter_compact_json(report, page_data, script_safe, nodes_file), output_rows(data["outputs"]),
+        _page_json(report, data, nodes_file, virtual), output_rows(data["outputs"]),
         code_list((data["compatibility"] or {}).get("outputs") or [])))))
+
+
+def _page_json(report, data: dict, nodes_file, virtual: bool):
+    """The page's data as iter_compact_json writes it, with the diagram's data as its last item. A small
+    page's other items are encoded now, while Graphviz still runs (about 10 ms on a 300-op model); a big
+    one's are written a piece at a time when the template prints them (its nodes are spooled already)."""
+    head = compact_items(report, data, script_safe, nodes_file)
+    if not virtual:
+        head = list(head)
+
+    def pieces():
+        yield from head
+        if report.diagram_data:  # waits for the layouts
+            yield from compact_items(report, {"diagram": report.diagram_data}, script_safe, start=len(data))
+        yield "}"
+    return pieces()
 
 
 class _Drawn:

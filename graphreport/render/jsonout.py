@@ -194,7 +194,14 @@ def iter_compact_json(report, data: dict, safe=lambda s: s, nodes_file=None) -> 
     `nodes_file` from spool_nodes, its text a block at a time), and long lists in the other values (the
     diagram's items and layouts) a batch of items at a time, so neither the nodes' dicts nor the text is ever
     held whole."""
-    for i, (k, v) in enumerate(data.items()):
+    yield from compact_items(report, data, safe, nodes_file)
+    yield "}" if data else "{}"
+
+
+def compact_items(report, data: dict, safe=lambda s: s, nodes_file=None, start: int = 0) -> Iterator[str]:
+    """iter_compact_json's pieces of `data`'s items, without the closing brace; `start`: how many items of
+    the same object were written before them (0: this opens it)."""
+    for i, (k, v) in enumerate(data.items(), start):
         yield safe((", " if i else "{") + json.dumps(str(k), ensure_ascii=False) + ": ")
         if k == "nodes" and v is None:
             if nodes_file is None:
@@ -204,7 +211,6 @@ def iter_compact_json(report, data: dict, safe=lambda s: s, nodes_file=None) -> 
                     yield from iter(lambda: nodes_file.read(1 << 20), "")
         else:
             yield from _compact_parts(v, safe, 2)
-    yield "}" if data else "{}"
 
 
 def _compact_parts(v, safe, depth: int) -> Iterator[str]:
