@@ -40,8 +40,10 @@ def _alive(refs) -> int:
 
 def test_small_pauses_leave_the_collector_running(default_thresholds):
     # each round allocates a few objects while paused: the young counts reach 700 every ~100 rounds, so the
-    # collector runs between pauses and frees the cycles of all but the last few rounds
-    assert _alive(_made_in_pauses(big=False, rounds=3000)) < 300
+    # collector runs between pauses and frees the cycles of all but the last rounds (some hundreds when a
+    # collection of an older generation is due; 305 seen once, in a process with other threads). The old
+    # pause kept all 3000 alive.
+    assert _alive(_made_in_pauses(big=False, rounds=3000)) < 1000
 
 
 def test_the_big_pause_defers_cycles_to_a_full_collection(default_thresholds):

@@ -246,10 +246,24 @@ def layout_all(b, deadline: float):
         half = len(batches[0]) // 2
         batches = [batches[0][:half], batches[0][half:]]
 
-    def run(batch):
-        """dot on one batch, its output parsed and packed here, in the worker, beside the other batches' dot
+    def dot(batch):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        return graphviz.Run(exe, "\n".join(sources[g][0] for g in batch), "plain", left, DOT_TIMEOUT_S)
+
+    started: list = []
+    go = threading.Event()
+
+    def run(i):
+        """dot on batch i, its output parsed and packed here, in the worker, beside the other batches' dot
         runs: (packed layouts in batch order, or None; what went wrong)."""
-        text, err = dot(batch)
+        go.wait()
+        batch = batches[i]
+        job = started[i] if i < len(started) else dot(batch)
+        if job is None:
+            return None, f"Graphviz took longer than {DOT_TIMEOUT_S:.0f} s"
+        text, err = job.result()
         if text is None:
             return None, err
         parsed = _parse_plain(text)
@@ -257,13 +271,13 @@ def layout_all(b, deadline: float):
             return None, err
         return [_pack(b, views[g][0], raw) for g, raw in zip(batch, parsed)], ""
 
-    def dot(batch):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None, f"Graphviz took longer than {DOT_TIMEOUT_S:.0f} s"
-        return graphviz.run(exe, "\n".join(sources[g][0] for g in batch), left, "plain", DOT_TIMEOUT_S)
-
-    running = _run_all(run, batches, WORKERS)
+    # the workers' threads start before dot does (a thread started beside a running dot waited for a core);
+    # the first WORKERS runs start from this thread, now, the others from the workers
+    running = _run_all(run, list(range(len(batches))), WORKERS)
+    try:
+        started += [dot(batch) for batch in batches[:WORKERS]]
+    finally:
+        go.set()
 
     def finish() -> None:
         layouts: list[dict] = []

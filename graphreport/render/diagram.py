@@ -31,8 +31,8 @@ from operator import add, attrgetter, eq, gt, itemgetter, lt, not_, sub
 from typing import Optional
 
 from ..shapespec import compact_shape
-from .svg import DOT_TIMEOUT_S, constant_expressions, render_diagram  # names, not the package (no import circle)
-from .boxlayout import BLOCK, MAX_VIEW, OP, SCOPE, SERIES, _Job, layout_all
+from .svg import DOT_TIMEOUT_S, constant_expressions, start_diagram  # names, not the package (no import circle)
+from .boxlayout import BLOCK, MAX_VIEW, OP, SCOPE, SERIES, layout_all
 
 SMALL = 150  # at most this many drawn ops: fully expanded, as one static Graphviz SVG
 CHUNK_ABOVE = 60  # a level with more children is cut into blocks
@@ -829,7 +829,7 @@ def prestart(model) -> None:
     if model.stores_shapes and model.declares_io:
         ops, _ = drawn_ops(model, None)
         if ops and len(ops) <= SMALL:
-            _EARLY[id(model)] = (model, _Job(lambda: render_diagram(model, keep=None)))
+            _EARLY[id(model)] = (model, start_diagram(model, keep=None))
 
 
 def _start(report, keep) -> Pending:
@@ -844,7 +844,7 @@ def _start(report, keep) -> Pending:
     static_job = None
     if small:
         static_job = early[1] if early is not None and early[0] is b.model and keep is None else \
-            _Job(lambda: render_diagram(b.model, keep=keep))
+            start_diagram(b.model, keep=keep)
     b.build_tree()
     b.build_edges()
     b.view_edges()
@@ -869,7 +869,7 @@ def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: f
     b.inner = b.ins = b.outs = None  # done with
     for k in boxes:
         rows[k] = _box_row(b.items[k], rows[k][8])
-    static, note, _ids = static_job.result() if static_job is not None else (None, "", {})
+    static, note, _ids = static_job() if static_job is not None else (None, "", {})
     if not b.layouts and static is None:
         msg = b.layout_note or note or "no layout"
         return Diagram(None, msg if msg.endswith(".") else msg + ": no diagram.", {}, None)

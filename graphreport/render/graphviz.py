@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -32,22 +33,20 @@ _CONFIG_NAME = re.compile(r"config\d+[a-z]?")
 _BLOCK = re.compile(r"(\S+)\s+(\S+)\s*\{")  # "<library> <plugin name> {" at the top level of a configuration
 
 _lock = threading.Lock()
-_state: dict = {}  # "exe": dot's path or None; "env": the environment dot runs with (None: as installed)
+_state: dict = {}  # "config": (dot's path, (file name, text) or None); "folder", "users": the one written
 
 
 def find() -> str | None:
     """dot's path, or None when Graphviz is not installed."""
-    with _lock:
-        if "exe" not in _state:
-            _state["exe"] = shutil.which("dot")
-        return _state["exe"]
+    return shutil.which("dot")
 
 
 def installed_config(exe: str) -> str | None:
     """The plugin configuration of the Graphviz that `exe` belongs to, or None."""
     prefix = os.path.dirname(os.path.dirname(os.path.realpath(exe)))
     lib = os.path.join(prefix, "lib")
-    dirs = [os.path.join(lib, "graphviz"), os.path.join(prefix, "lib64", "graphviz")]
+    dirs = [os.path.join(lib, "graphviz"), os.path.join(prefix, "lib64", "graphviz"),
+            os.path.join(lib, getattr(sys.implementation, "_multiarch", "") or "-", "graphviz")]
     try:
         dirs += [os.path.join(lib, d, "graphviz") for d in sorted(os.listdir(lib))]
     except OSError:
@@ -104,18 +103,18 @@ def _acquire(exe: str) -> dict | None:
     """The environment for one dot run (None: as installed); _release() when it has ended. The folder lives
     while runs use it: dot reads it at start-up, and a forked report exits without running atexit."""
     with _lock:
-        if "config" not in _state:
-            _state["config"] = _config_text(exe)
-        if _state["config"] is None:
+        if _state.get("config", (None,))[0] != exe:
+            _state["config"] = exe, _config_text(exe)
+        if _state["config"][1] is None:
             return None
         if _state.get("folder") is None:
             try:
                 folder = tempfile.mkdtemp(prefix="graphreport-graphviz-")
-                name, text = _state["config"]
+                name, text = _state["config"][1]
                 with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
                     f.write(text)
             except OSError:
-                _state["config"] = None
+                _state["config"] = exe, None
                 return None
             _state["folder"], _state["users"] = folder, 0
         _state["users"] += 1
@@ -125,29 +124,85 @@ def _acquire(exe: str) -> dict | None:
 def _release(disable: bool = False) -> None:
     with _lock:
         if disable:
-            _state["config"] = None
+            _state["config"] = _state["config"][0], None
         _state["users"] -= 1
         if _state["users"] == 0:
             shutil.rmtree(_state.pop("folder"), ignore_errors=True)
 
 
-def run(exe: str, src: str, timeout: float, fmt: str = "svg", limit_s: float | None = None):
-    """dot's output in `fmt` for `src`, or None and why; `limit_s`: the limit to name in the message (the
-    whole diagram's, of which `timeout` may be what is left)."""
-    cmd, data, t0 = [exe, f"-T{fmt}"], src.encode("utf-8"), time.monotonic()
-    env, proc = _acquire(exe), None
-    try:
+class Run:
+    """dot on `src`, started now from the calling thread; result() waits for it: (its output in `fmt`, or None
+    and why). Its input and output are unnamed files, not pipes, and a thread of its own waits for it in one
+    blocking call, then closes the files and frees the configuration folder (even when nobody asks for the
+    result): nothing of a run needs Python until dot has ended, so a thread busy beside it (the page being
+    rendered) does not hold it back. A run that ends after `timeout` seconds counts as too long; result() kills
+    one still going then. `limit_s`: the limit to name in the message (the whole diagram's, of which `timeout`
+    may be what is left)."""
+
+    def __init__(self, exe: str, src: str, fmt: str = "svg", timeout: float = 20, limit_s: float | None = None):
+        self.cmd, self.data = [exe, f"-T{fmt}"], src.encode("utf-8")
+        self.deadline, self.limit_s = time.monotonic() + timeout, timeout if limit_s is None else limit_s
+        self.env = _acquire(exe)
+        self.used_env, self.files, self.proc, self.killed, self.ended, self.outcome = \
+            self.env is not None, [], None, False, None, (-1, b"", b"")
+        self.started = threading.Event()
+        # the thread starts before dot does: one started beside a running dot waited for a core, ~3 ms
+        self.waiter = threading.Thread(target=self._wait, daemon=True)
+        self.waiter.start()
         try:
-            proc = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout, env=env)
+            stdin, out, err = self.files = [tempfile.TemporaryFile() for _ in range(3)]
+            stdin.write(self.data)
+            stdin.seek(0)
+            self.proc = subprocess.Popen(self.cmd, stdin=stdin, stdout=out, stderr=err, env=self.env)
         finally:
-            if env is not None:
-                _release(disable=proc is not None and proc.returncode != 0)
-        if env is not None and proc.returncode != 0:  # a configuration this dot does not take: as installed
-            proc = subprocess.run(cmd, input=data, capture_output=True,
-                                  timeout=max(0.001, timeout - (time.monotonic() - t0)))
-    except subprocess.TimeoutExpired:
-        return None, f"Graphviz took longer than {timeout if limit_s is None else limit_s:.0f} s"
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-        return None, f"Graphviz failed: {err[0] if err else 'unknown error'}"
-    return proc.stdout.decode("utf-8", "replace"), ""
+            self.started.set()  # with no process, the waiter just cleans up
+
+    def _wait(self) -> None:
+        self.started.wait()
+        failed = False
+        try:
+            if self.proc is not None:
+                code = self.proc.wait()
+                self.ended = time.monotonic()
+                failed = code != 0 and not self.killed
+                self.files[1].seek(0)
+                self.files[2].seek(0)
+                self.outcome = code, self.files[1].read(), self.files[2].read()
+        except BaseException as e:  # noqa: BLE001 - told by result()
+            self.outcome = -1, b"", str(e).encode()
+        finally:
+            for f in self.files:
+                f.close()
+            if self.env is not None:  # a configuration dot does not take: it runs as installed from now on
+                _release(disable=failed)
+
+    def result(self) -> tuple[str | None, str]:
+        self.waiter.join(max(0.0, self.deadline - time.monotonic()))
+        if self.waiter.is_alive():
+            self.killed = True
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+            self.waiter.join()
+        code, out, err = self.outcome
+        if self.killed or self.ended is not None and self.ended > self.deadline:
+            code = None
+        elif code and self.used_env:  # dot failed with our configuration: once more as installed
+            try:
+                proc = subprocess.run(self.cmd, input=self.data, capture_output=True,
+                                      timeout=max(0.001, self.deadline - time.monotonic()))
+                code, out, err = proc.returncode, proc.stdout, proc.stderr
+            except subprocess.TimeoutExpired:
+                code = None
+        if code is None:
+            return None, f"Graphviz took longer than {self.limit_s:.0f} s"
+        if code != 0:
+            first = err.decode("utf-8", "replace").strip().splitlines()[:1]
+            return None, f"Graphviz failed: {first[0] if first else 'unknown error'}"
+        return out.decode("utf-8", "replace"), ""
+
+
+def run(exe: str, src: str, timeout: float, fmt: str = "svg", limit_s: float | None = None):
+    """Run(...).result(): dot's output for `src`, or None and why."""
+    return Run(exe, src, fmt, timeout, limit_s).result()

@@ -132,16 +132,26 @@ _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
 def render_diagram(model: Model, max_nodes: int = MAX_NODES, keep=None) -> tuple[str | None, str, dict]:
     """(inline SVG or None, note, node name -> id of its box in the SVG). A layout with name-scope
     clusters gets DOT_TIMEOUT_S; if that is not enough, a plain layout gets as long again."""
+    return start_diagram(model, max_nodes, keep)()
+
+
+def start_diagram(model: Model, max_nodes: int = MAX_NODES, keep=None):
+    """render_diagram's dot run, started now; the function returned waits for it and gives the result."""
     exe = graphviz.find()
     if exe is None:
-        return None, "Graphviz `dot` is not installed: no diagram (install the graphviz package).", {}
+        return lambda: (None, "Graphviz `dot` is not installed: no diagram (install the graphviz package).", {})
     src, ids, cut, folded = build_dot(model, max_nodes, keep)
-    out, err = graphviz.run(exe, src, DOT_TIMEOUT_S)
+    run = graphviz.Run(exe, src, "svg", DOT_TIMEOUT_S)
+    return lambda: _finish(model, max_nodes, keep, exe, run, ids, cut, folded)
+
+
+def _finish(model: Model, max_nodes: int, keep, exe: str, run, ids: dict, cut: int, folded: int):
+    out, err = run.result()
     plain = ""
     if out is None and "longer" in err:
         src, ids, cut, folded = build_dot(model, max_nodes, keep, clusters_on=False)
         out, err2 = graphviz.run(exe, src.replace("graph [", "graph [splines=line, nslimit=2, mclimit=0.5, ", 1),
-                             DOT_TIMEOUT_S)
+                                 DOT_TIMEOUT_S)
         plain = f" {err} with name-scope boxes, so they are left out."
         err = err2 or err
     if out is None:
