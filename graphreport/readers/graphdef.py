@@ -14,11 +14,13 @@ from ..model import DTYPE_SIZES, ConstData, Graph, Model, Node, SmallValue, Tens
 from ..opdata import roles as op_roles
 from . import tfproto
 from .files import map_bytes, unmap
+from .slim import slim_graphdef
 from .tfproto import dtype_name
 
 MAX_OUTPUTS = 100_000  # an input naming `node:999999999` must not make a billion tensors
 TENSORS_PER_ITEM, TENSORS_SLACK = 16, 100_000  # output tensors made <= 16 per node or input named + 100k
 MAX_SMALL_CONST = 4096  # elements: constants up to this size can be loaded for shape arithmetic
+SLIM_ABOVE = 1 << 20  # bytes: a smaller binary GraphDef is parsed as it is (too little to cut to pay the walk)
 _TEXT_START = re.compile(rb"^\s*(#[^\n]*\n\s*)*(node|library|versions)\s*[{:]")
 
 
@@ -176,8 +178,9 @@ def _out_dtype(op: str, attrs: dict, index: int):
     return _output_dtype(op, attrs, index)
 
 
-def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
-    """NodeDefs -> Graph. Const nodes (and Identity chains on them) become folded constants.
+def build_graph(nodedefs, name: str, kind: str = "main", cut=None) -> Graph:
+    """NodeDefs -> Graph. Const nodes (and Identity chains on them) become folded constants; `cut`: {node
+    index: length} of the Const contents cut out of the NodeDefs (slim.py): their sizes, and no value.
 
     One pass over the NodeDefs makes the nodes (no NodeDef is held after its node is made: the protobuf
     wrappers are the biggest per-node cost), a second pass over the nodes makes their output tensors, once
@@ -294,8 +297,12 @@ def build_graph(nodedefs, name: str, kind: str = "main") -> Graph:
             tensor = tensors[outputs[0]]
             tensor.shape = shape_of(t.tensor_shape)
             tensor.dtype = dtype_name(t.dtype) or tensor.dtype
-            n = num_elements(tensor.shape)
-            tensor.const = ConstData(nbytes=_tensor_nbytes(t), loader=_small_value_loader(t, n))
+            nbytes = cut.get(k) if cut else None
+            if nbytes is None:
+                n = num_elements(tensor.shape)
+                tensor.const = ConstData(nbytes=_tensor_nbytes(t), loader=_small_value_loader(t, n))
+            else:
+                tensor.const = ConstData(nbytes=nbytes, loader=None)
             node.is_const = True
     _fold_identity_of_const(g)
     return g
@@ -357,8 +364,11 @@ def check_size(path: str, size: int) -> None:
 def read(path: str, data: bytes) -> Model:
     check_size(path, len(data))
     with paused(big=len(data) >= BIG_FILE_BYTES):  # a million objects, no cycle: see collector.py
-        msg = parse_graphdef(data, path)
-        model = model_from_graphdef(msg, path, len(data))
+        # big weights cut out before parsing (slim.py): only their sizes are read
+        slim, cut = (data, {}) if len(data) < SLIM_ABOVE or looks_like_text(data) else slim_graphdef(data)
+        msg = parse_graphdef(slim, path)
+        del slim
+        model = model_from_graphdef(msg, path, len(data), cut=cut)
         del msg
     trim_heap()
     return model
@@ -383,9 +393,10 @@ def trim_heap() -> None:
 _malloc_trim = None
 
 
-def model_from_graphdef(msg, path: str, file_size: int, fmt: str = "graphdef") -> Model:
+def model_from_graphdef(msg, path: str, file_size: int, fmt: str = "graphdef", cut=None) -> Model:
+    """`cut`: {node index: length} of the Const contents slim_graphdef cut out of `msg`."""
     try:
-        g = build_graph(msg.node, "main")
+        g = build_graph(msg.node, "main", cut=cut)
     except BadModelError as e:
         if e.path:
             raise
