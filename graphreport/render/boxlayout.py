@@ -29,7 +29,10 @@ def _view_dot(b, k: int, gid: int) -> tuple[str, int]:
              'node [shape=box, style="rounded", fontname="Helvetica", fontsize=9, height=0.2, '
              'margin="0.08,0.03"];', 'edge [fontname="Helvetica", fontsize=7, arrowsize=0.5];']
     for j, c in enumerate(it.children):
-        lines.append(f"c{j} [label={quote(b.box_texts[c])}];")
+        # a box that opens gets the page's 13-unit "+" badge on its top right corner: room for it on both
+        # sides (the label stays centred) so that it covers no text
+        wide = ', margin="0.19,0.03"' if b.items[c].kind != OP else ""
+        lines.append(f"c{j} [label={quote(b.box_texts[c])}{wide}];")
     ins = b.ins.get(k, {})
     stub_in: dict[int, str] = {}
     srcs: dict[int, int] = {}
