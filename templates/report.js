@@ -376,6 +376,14 @@
       svg.setAttribute("width", "100%"); svg.setAttribute("height", "100%");
       pos = {};
       items.forEach(function (it, k) { if (it[KIND] === OP) { pos[k] = null; } });
+      // each op's TFLite status as the same strip as in the boxes (the fill is the op's family, as Graphviz drew it)
+      svg.querySelectorAll("g.node").forEach(function (g) {
+        var k = leafItem[g.getAttribute("id")], shape = g.querySelector("path, polygon");
+        if (k === undefined || !shape || g.querySelector("rect.status")) { return; }
+        var b = shape.getBBox();
+        shape.parentNode.insertBefore(el("rect", {x: b.x, y: b.y + 2, width: 3.5, height: Math.max(b.height - 4, 1),
+          "class": "status", fill: STATUS_COLORS[items[k][STATUS]]}), shape.nextSibling);
+      });
       mark();
     }
 

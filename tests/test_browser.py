@@ -83,6 +83,11 @@ def test_small_diagram_search_zoom_and_collapse(browser, tmp_path, samples_dir):
     try:
         static = page.locator(".diagram svg:not(.composed)")
         assert static.count() == 1  # the whole graph, as Graphviz drew it
+        # each op carries its TFLite status as a strip, as in the boxes (the legend's colours; the fill is its family)
+        nodes = static.locator("g.node").count()
+        assert nodes > 10 and static.locator("g.node rect.status").count() == nodes
+        assert static.locator("g.node", has_text="Relu6").first.locator("rect.status").get_attribute(
+            "fill") == "#1a7f37"  # builtin: green, though the box is filled pink (an activation)
         # search an op: its boxes are highlighted, in the same picture
         page.fill(".dfind", "relu6")
         page.press(".dfind", "Enter")

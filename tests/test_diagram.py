@@ -329,3 +329,12 @@ def test_names_are_escaped_in_layouts_and_page_data(tmp_path):
     for lay in data["layouts"]:
         assert len(lay["n"]) == len(lay["t"])
     assert not any(it[2] == "evil" for it in data["items"] if it[0] >= 0)
+
+
+def test_note_counts_read_as_english():
+    assert svg.folded_note(0) == "."
+    assert svg.folded_note(1) == ", and so is 1 op computed from constants alone."
+    assert svg.folded_note(12345) == ", and so are 12,345 ops computed from constants alone."
+    assert svg.hidden_note(0) == ""
+    assert "drawn: 1 other node (training" in svg.hidden_note(1) and svg.hidden_note(1).endswith(") is not.")
+    assert "drawn: 2,500 other nodes (training" in svg.hidden_note(2500)

@@ -31,7 +31,8 @@ from operator import add, attrgetter, eq, gt, itemgetter, lt, not_, sub
 from typing import Optional
 
 from ..shapespec import compact_shape
-from .svg import DOT_TIMEOUT_S, constant_expressions, start_diagram  # names, not the package (no import circle)
+from .svg import (  # names, not the package (no import circle)
+    DOT_TIMEOUT_S, constant_expressions, folded_note, hidden_note, start_diagram)
 from .boxlayout import BLOCK, MAX_VIEW, OP, SCOPE, SERIES, layout_all
 
 SMALL = 150  # at most this many drawn ops: fully expanded, as one static Graphviz SVG
@@ -875,11 +876,9 @@ def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: f
         return Diagram(None, msg if msg.endswith(".") else msg + ": no diagram.", {}, None)
     if not note:
         note = "Constants are folded into the ops that use them"
-        note += f", and so are {len(b.folded)} ops computed from constants alone." if b.folded else "."
+        note += folded_note(len(b.folded))
         if keep is not None:
-            if hidden:
-                note += (f" Only the inference subgraph (what the outputs depend on) is drawn: {hidden} other "
-                         "nodes (training, saver, summaries, initialisation...) are not.")
+            note += hidden_note(hidden)
     if not small:
         note += (f" {len(b.ops):,} ops in {n_scopes:,} name scopes and blocks"
                  + (f", repeated blocks grouped into {n_series} series" if n_series else "")
@@ -887,7 +886,8 @@ def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: f
     if b.not_laid_out:
         why = sorted({re.sub(r"^\d+ boxes inside: ", "", it.note).replace("not laid out: ", "")
                       for it in b.items if it.note})
-        note += f" {b.not_laid_out} boxes stay closed: " + "; ".join(why) + "."
+        n = b.not_laid_out
+        note += f" {'1 box stays' if n == 1 else f'{n:,} boxes stay'} closed: " + "; ".join(why) + "."
     return Diagram(static, note, ids, {
         "v": 1,
         "fields": "kind parent label name op children ops params flops% status layout node note",

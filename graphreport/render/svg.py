@@ -126,6 +126,22 @@ def _q_label(op: str, name: str, levels: int = 1) -> str:
     return quote(op if short == op else f"{op}\n{short}")
 
 
+def folded_note(folded: int) -> str:
+    """The end of the diagram note's first sentence: the ops computed from constants alone, folded too."""
+    if not folded:
+        return "."
+    return f", and so {'is 1 op' if folded == 1 else f'are {folded:,} ops'} computed from constants alone."
+
+
+def hidden_note(hidden: int) -> str:
+    """The diagram note's sentence on the nodes left out of a training graph's drawing ("" for none)."""
+    if not hidden:
+        return ""
+    what = "1 other node (training, saver, summaries, initialisation...) is" if hidden == 1 else \
+        f"{hidden:,} other nodes (training, saver, summaries, initialisation...) are"
+    return f" Only the inference subgraph (what the outputs depend on) is drawn: {what} not."
+
+
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
 
 
@@ -159,12 +175,10 @@ def _finish(model: Model, max_nodes: int, keep, exe: str, run, ids: dict, cut: i
     svg = _PROLOG.sub("", out, count=1)
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
     note = "Constants are folded into the ops that use them"
-    note += f", and so are {folded} ops computed from constants alone." if folded else "."
+    note += folded_note(folded)
     if keep is not None:
         hidden = sum(1 for n in model.main.nodes if not n.is_const and n.name not in keep)
-        if hidden:
-            note += (f" Only the inference subgraph (what the outputs depend on) is drawn: {hidden} other "
-                     "nodes (training, saver, summaries, initialisation...) are not.")
+        note += hidden_note(hidden)
     if cut:
-        note += f" The graph has more than {max_nodes} ops: the first {max_nodes} are drawn, {cut} are not."
+        note += f" The graph has more than {max_nodes:,} ops: the first {max_nodes:,} are drawn, {cut:,} are not."
     return svg, note + plain, ids
