@@ -134,3 +134,24 @@ def test_a_run_nobody_waits_for_still_cleans_up():
     folder = graphviz._state["folder"]
     run.waiter.join(20)
     assert not os.path.exists(folder) and run.files[1].closed
+
+
+def test_no_temporary_file_gives_a_note_not_a_crash(monkeypatch):
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(graphviz.tempfile, "TemporaryFile", full)
+    out, err = graphviz.run(graphviz.find(), LABEL_NODE.format("x"), 20, "plain")
+    assert out is None and err == "Graphviz could not be started (No space left on device)"
+    assert "folder" not in graphviz._state  # and the configuration folder is gone
+
+
+def test_a_hanging_dot_is_killed_at_the_limit(tmp_path, monkeypatch):
+    fake = tmp_path / "dot"
+    fake.write_text("#!/bin/sh\nexec /bin/sleep 60\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    t0 = time.monotonic()
+    run = graphviz.Run(graphviz.find(), LABEL_NODE.format("x"), "plain", 1.0)
+    assert run.result() == (None, "Graphviz took longer than 1 s") and time.monotonic() - t0 < 5
+    assert run.proc.poll() is not None  # killed, and reaped

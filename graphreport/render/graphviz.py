@@ -149,11 +149,16 @@ class Run:
         # the thread starts before dot does: one started beside a running dot waited for a core, ~3 ms
         self.waiter = threading.Thread(target=self._wait, daemon=True)
         self.waiter.start()
+        self.error = ""
         try:
-            stdin, out, err = self.files = [tempfile.TemporaryFile() for _ in range(3)]
+            for _ in range(3):
+                self.files.append(tempfile.TemporaryFile())
+            stdin, out, err = self.files
             stdin.write(self.data)
             stdin.seek(0)
             self.proc = subprocess.Popen(self.cmd, stdin=stdin, stdout=out, stderr=err, env=self.env)
+        except OSError as e:  # no temporary file (a read-only or full disk), dot gone or not executable
+            self.error = f"Graphviz could not be started ({getattr(e, 'strerror', None) or e})"
         finally:
             self.started.set()  # with no process, the waiter just cleans up
 
@@ -177,6 +182,9 @@ class Run:
                 _release(disable=failed)
 
     def result(self) -> tuple[str | None, str]:
+        if self.error:
+            self.waiter.join()
+            return None, self.error
         self.waiter.join(max(0.0, self.deadline - time.monotonic()))
         if self.waiter.is_alive():
             self.killed = True
