@@ -87,7 +87,7 @@ def build_dot(model: Model, max_nodes: int = MAX_NODES, keep=None, clusters_on: 
     ids = {n.name: f"n{index[n.name]}" for n in drawn}  # n<position in the graph>, as in the page's data
     lines = ["digraph G {", 'graph [rankdir=TB, fontname="Helvetica", fontsize=10, nodesep=0.15, ranksep=0.25];',
              'node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=9, height=0.2, '
-             'margin="0.06,0.02"];',
+             'margin="0.09,0.02"];',
              'edge [fontname="Helvetica", fontsize=7, color="#777777", arrowsize=0.5];']
     key = _cluster_key([n.name for n in drawn]) if clusters_on else (lambda name: "")
     clusters: dict[str, list] = {}
