@@ -130,7 +130,7 @@ def check_tfproto(tf, problems: list) -> str:
     pool = descriptor_pool.Default()
     fields = 0
     for msg in tfproto.MESSAGES:
-        ours = tfproto._pool.FindMessageTypeByName(f"{tfproto.PACKAGE}.{msg}")
+        ours = tfproto.message_class(msg).DESCRIPTOR
         try:
             theirs = pool.FindMessageTypeByName(f"tensorflow.{TF_MESSAGE_NAMES.get(msg, msg)}")
         except KeyError:

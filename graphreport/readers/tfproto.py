@@ -8,7 +8,8 @@ versions, meta_graph, saved_model, saved_object_graph, trackable_object_graph, s
 """
 from __future__ import annotations
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+import os
+
 
 PACKAGE = "graphreport.tf"
 
@@ -159,76 +160,131 @@ ONEOFS = {
                              "resource", "captured_tensor"}),
 }
 
-_F = descriptor_pb2.FieldDescriptorProto
-_SCALARS = {"s": _F.TYPE_STRING, "b": _F.TYPE_BYTES, "i32": _F.TYPE_INT32, "i64": _F.TYPE_INT64,
-            "u32": _F.TYPE_UINT32, "u64": _F.TYPE_UINT64, "f32": _F.TYPE_FLOAT, "f64": _F.TYPE_DOUBLE,
-            "bool": _F.TYPE_BOOL, "fx32": _F.TYPE_FIXED32}
+# descriptor.proto's numbers: FieldDescriptorProto.Type and .Label values, and the fields written below
+_TYPES = {"s": 9, "b": 12, "i32": 5, "i64": 3, "u32": 13, "u64": 4, "f32": 2, "f64": 1, "bool": 8, "fx32": 7}
+_ENUM, _MESSAGE, _OPTIONAL, _REPEATED = 14, 11, 1, 3
 
 
-def _set_type(field, spec: str) -> None:
-    if spec in _SCALARS:
-        field.type = _SCALARS[spec]
-    elif spec.startswith("e:"):
-        field.type = _F.TYPE_ENUM
-        field.type_name = f".{PACKAGE}.{spec[2:]}"
-    elif spec.startswith("m:"):
-        field.type = _F.TYPE_MESSAGE
-        field.type_name = f".{PACKAGE}.{spec[2:]}"
-    else:
+def _field(name: str, number: int, label: int, spec: str) -> list:
+    """A FieldDescriptorProto as [(field number, value)]: name 1, number 3, label 4, type 5, type_name 6,
+    json_name 10."""
+    out = [(1, name), (3, number), (4, label)]
+    if spec in _TYPES:
+        return out + [(5, _TYPES[spec]), (10, name)]
+    kind, _, ref = spec.partition(":")
+    if kind not in ("e", "m"):
         raise ValueError(spec)
+    return out + [(5, _ENUM if kind == "e" else _MESSAGE), (6, f".{PACKAGE}.{ref}"), (10, name)]
 
 
-def _build_file() -> descriptor_pb2.FileDescriptorProto:
-    fd = descriptor_pb2.FileDescriptorProto(name="graphreport_tf.proto", package=PACKAGE, syntax="proto3")
-    enum = fd.enum_type.add(name="DataType")
+def _file() -> list:
+    """The FileDescriptorProto of the tables above, as nested [(field number, value)] lists. FileDescriptorProto:
+    name 1, package 2, message_type 4, enum_type 5, syntax 12. DescriptorProto: name 1, field 2, nested_type 3,
+    enum_type 4, options 7 (MessageOptions: map_entry 7), oneof_decl 8 (name 1). EnumDescriptorProto: name 1,
+    value 2 (name 1, number 2). FieldDescriptorProto: see _field; oneof_index 9."""
+    values = []
     for name, num in DATA_TYPES.items():
-        enum.value.add(name=name, number=num)
+        values.append((2, [(1, name), (2, num)]))
         if num:
-            enum.value.add(name=name + "_REF", number=num + 100)
-    protos: dict[str, descriptor_pb2.DescriptorProto] = {}
+            values.append((2, [(1, name + "_REF"), (2, num + 100)]))
+    fd = [(1, "graphreport_tf.proto"), (2, PACKAGE), (12, "proto3"), (5, [(1, "DataType")] + values)]
+    protos: dict[str, list] = {}
     for full in sorted(MESSAGES, key=lambda n: n.count(".")):  # parents before nested messages
         parent, _, short = full.rpartition(".")
-        container = protos[parent].nested_type if parent else fd.message_type
-        protos[full] = container.add(name=short)
-    for full, values in ENUMS.items():
+        protos[full] = [(1, short)]
+        (protos[parent] if parent else fd).append((3 if parent else 4, protos[full]))
+    for full, enum_values in ENUMS.items():
         parent, _, short = full.rpartition(".")
-        nested = protos[parent].enum_type.add(name=short)
-        for name, num in values.items():
-            nested.value.add(name=name, number=num)
+        protos[parent].append((4, [(1, short)] + [(2, [(1, n), (2, v)]) for n, v in enum_values.items()]))
     for full, fields in MESSAGES.items():
         msg = protos[full]
         oneof = ONEOFS.get(full)
         if oneof:
-            msg.oneof_decl.add(name=oneof[0])
+            msg.append((8, [(1, oneof[0])]))
         for spec in fields:
             name, num, kind = spec[:3]
-            field = msg.field.add(name=name, number=num, json_name=name)
-            field.label = _F.LABEL_REPEATED if len(spec) > 3 else _F.LABEL_OPTIONAL
             if kind.startswith("map:"):
                 key, value = kind[4:].split(",")
                 entry_name = "".join(p.capitalize() for p in name.split("_")) + "Entry"
-                entry = msg.nested_type.add(name=entry_name)
-                entry.options.map_entry = True
-                k = entry.field.add(name="key", number=1, label=_F.LABEL_OPTIONAL, json_name="key")
-                _set_type(k, key)
-                v = entry.field.add(name="value", number=2, label=_F.LABEL_OPTIONAL, json_name="value")
-                _set_type(v, value if value in _SCALARS else "m:" + value)
-                field.label = _F.LABEL_REPEATED
-                field.type = _F.TYPE_MESSAGE
-                field.type_name = f".{PACKAGE}.{full}.{entry_name}"
+                msg.append((3, [(1, entry_name), (2, _field("key", 1, _OPTIONAL, key)),
+                                (2, _field("value", 2, _OPTIONAL, value if value in _TYPES else "m:" + value)),
+                                (7, [(7, 1)])]))
+                field = _field(name, num, _REPEATED, f"m:{full}.{entry_name}")
             else:
-                _set_type(field, kind)
+                field = _field(name, num, _REPEATED if len(spec) > 3 else _OPTIONAL, kind)
             if oneof and name in oneof[1]:
-                field.oneof_index = 0
+                field.append((9, 0))
+            msg.append((2, field))
     return fd
 
 
-_pool = descriptor_pool.DescriptorPool()
-_pool.Add(_build_file())
+def _encode(fields: list) -> bytes:
+    """Protobuf wire format of [(field number, int | str | nested list)]."""
+    out = bytearray()
+    for number, value in fields:
+        if type(value) is int:
+            out += _varint(number << 3) + _varint(value)
+        else:
+            body = value.encode("utf-8") if type(value) is str else _encode(value)
+            out += _varint(number << 3 | 2) + _varint(len(body)) + body
+    return bytes(out)
+
+
+def _varint(v: int) -> bytes:
+    out = bytearray()
+    while v >= 0x80:
+        out.append(v & 0x7F | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def file_descriptor() -> bytes:
+    """The serialized FileDescriptorProto of the messages above."""
+    return _encode(_file())
+
+
+def _upb_classes() -> dict:
+    """{full name: message class} for every message of the file, made with protobuf's upb backend directly
+    (what message_factory does on it): importing descriptor_pool and message_factory costs ~20 ms, mostly for
+    the pure-Python implementation they also load, of the ~45 ms protobuf took to import."""
+    from google._upb import _message as upb
+    from google.protobuf import message
+
+    pool = upb.DescriptorPool()
+    pool.AddSerializedFile(file_descriptor())
+    classes, todo = {}, [pool.FindMessageTypeByName(f"{PACKAGE}.{n}") for n in MESSAGES if "." not in n]
+    while todo:  # every message, nested ones and map entries too: a sub-message needs its class made
+        d = todo.pop()
+        classes[d.full_name] = upb.MessageMeta(d.name, (message.Message,), {"DESCRIPTOR": d, "__module__": None})
+        todo += d.nested_types
+    return classes
+
+
+def _factory_classes() -> dict:
+    """_upb_classes' result through protobuf's public descriptor_pool and message_factory (another backend)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(descriptor_pb2.FileDescriptorProto.FromString(file_descriptor()))
+    return {f"{PACKAGE}.{n}": message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PACKAGE}.{n}"))
+            for n in MESSAGES}
+
+
+def _classes() -> dict:
+    if not os.environ.get("GRAPHREPORT_PROTOBUF_FACTORY"):
+        try:
+            return _upb_classes()
+        except Exception:  # noqa: BLE001 - another protobuf backend, or a version without these names
+            pass
+    return _factory_classes()
+
+
+_CLASSES = _classes()
 
 
 def message_class(name: str):
-    return message_factory.GetMessageClass(_pool.FindMessageTypeByName(f"{PACKAGE}.{name}"))
+    return _CLASSES[f"{PACKAGE}.{name}"]
 
 
 GraphDef = message_class("GraphDef")
