@@ -338,3 +338,11 @@ def test_note_counts_read_as_english():
     assert svg.hidden_note(0) == ""
     assert "drawn: 1 other node (training" in svg.hidden_note(1) and svg.hidden_note(1).endswith(") is not.")
     assert "drawn: 2,500 other nodes (training" in svg.hidden_note(2500)
+
+
+def test_without_graphviz_the_page_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot anywhere
+    for name in ("tiny_mobilenet.pb", "tiny_mobilenet_int8.tflite"):  # the static drawing and the boxes
+        rep = build_report(load(str(SAMPLES / name)), diagram=False)
+        d = diagram.build(rep)
+        assert d.svg is None and "Graphviz `dot` is not installed" in d.note
