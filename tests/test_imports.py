@@ -3,9 +3,11 @@ graph without cycles.
 
 Every import statement counts, those inside functions too: a function-local import only postpones a circle
 to the first call, and hiding circles that way is what this test is meant to stop. An import of a package
-(``from . import x`` where x is a module) is an edge to that module, not to the package's __init__: Python
-runs a package's __init__ before any of its modules, which would make every package that imports its own
-modules (graphreport/ops/__init__.py imports its rule families) a circle of no consequence.
+(``from . import x`` where x is a module) is an edge to that module, and to the package's __init__ unless the
+importer is that __init__ itself (graphreport/ops/__init__.py imports its rule families: no circle). A module's
+own package is not counted otherwise, although Python runs it first: every module of a package whose __init__
+imports one of them would be a circle of no consequence. `from . import graphviz` in render/svg.py was one:
+render/__init__ -> drawing -> diagram -> svg -> render.
 """
 from __future__ import annotations
 
@@ -53,8 +55,12 @@ def import_graph() -> dict[str, set[str]]:
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
                 base = _resolve(mod, path, node)
-                # `from pkg import name`: the module pkg.name when there is one, else pkg itself
+                # `from pkg import name`: the module pkg.name when there is one, else pkg itself; and pkg too
+                # when it is a package other than the importer's own __init__ (the name is read from the package
+                # object: its __init__, and whatever that imports, must have run)
                 targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names]
+                if base != mod and base in mods and _is_package(mods[base]):
+                    targets.append(base)
             for t in targets:
                 while t and t not in mods and "." in t:  # `import a.b.c` of something inside a module
                     t = t.rpartition(".")[0]

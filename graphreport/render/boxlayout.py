@@ -8,7 +8,7 @@ import threading
 import time
 from itertools import compress
 
-from . import graphviz
+from .graphviz import Run as DotRun, find as find_dot  # names, not the package (no import circle)
 from .svg import CATEGORY_COLORS, DOT_TIMEOUT_S, op_category, quote  # names, not the package (no import circle)
 
 OP, SCOPE, SERIES, BLOCK = 0, 1, 2, 3  # kinds of box (diagram.Item.kind)
@@ -193,7 +193,7 @@ def layout_all(b, deadline: float):
     """One dot layout per distinct box inside, shallow boxes first, within LAYOUT_BUDGET boxes; batched into
     a few dot processes run WORKERS at a time, in the background. Returns a function that waits for them and
     stores the layouts (b.layouts)."""
-    exe = graphviz.find()
+    exe = find_dot()
     if exe is None:
         b.layout_note = "Graphviz `dot` is not installed: no diagram (install the graphviz package)."
         return lambda: None
@@ -253,7 +253,7 @@ def layout_all(b, deadline: float):
         left = deadline - time.monotonic()
         if left <= 0:
             return None
-        return graphviz.Run(exe, "\n".join(sources[g][0] for g in batch), "plain", left, DOT_TIMEOUT_S)
+        return DotRun(exe, "\n".join(sources[g][0] for g in batch), "plain", left, DOT_TIMEOUT_S)
 
     started: list = []
     go = threading.Event()

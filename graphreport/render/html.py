@@ -11,8 +11,8 @@ import jinja2
 from markupsafe import Markup, escape
 
 from ..readers.registry import display_names
-from ..render.charts import _si, bar_chart
-from ..render.jsonout import compact_items, spool_nodes
+from .charts import _si, bar_chart
+from .jsonout import compact_items, spool_nodes
 from ..shapespec import compact_shape, format_shape
 from .drawing import attach_diagram
 from .text import figure_text, human_bytes

@@ -11,7 +11,7 @@ import re
 from ..model import Model
 from ..shapespec import compact_shape
 from ..opdata import roles as op_roles
-from . import graphviz
+from .graphviz import Run as DotRun, find as find_dot, run as run_dot  # names, not the package (no import circle)
 
 MAX_NODES = 1500
 DOT_TIMEOUT_S = 20
@@ -153,11 +153,11 @@ def render_diagram(model: Model, max_nodes: int = MAX_NODES, keep=None) -> tuple
 
 def start_diagram(model: Model, max_nodes: int = MAX_NODES, keep=None):
     """render_diagram's dot run, started now; the function returned waits for it and gives the result."""
-    exe = graphviz.find()
+    exe = find_dot()
     if exe is None:
         return lambda: (None, "Graphviz `dot` is not installed: no diagram (install the graphviz package).", {})
     src, ids, cut, folded = build_dot(model, max_nodes, keep)
-    run = graphviz.Run(exe, src, "svg", DOT_TIMEOUT_S)
+    run = DotRun(exe, src, "svg", DOT_TIMEOUT_S)
     return lambda: _finish(model, max_nodes, keep, exe, run, ids, cut, folded)
 
 
@@ -166,7 +166,7 @@ def _finish(model: Model, max_nodes: int, keep, exe: str, run, ids: dict, cut: i
     plain = ""
     if out is None and "longer" in err:
         src, ids, cut, folded = build_dot(model, max_nodes, keep, clusters_on=False)
-        out, err2 = graphviz.run(exe, src.replace("graph [", "graph [splines=line, nslimit=2, mclimit=0.5, ", 1),
+        out, err2 = run_dot(exe, src.replace("graph [", "graph [splines=line, nslimit=2, mclimit=0.5, ", 1),
                                  DOT_TIMEOUT_S)
         plain = f" {err} with name-scope boxes, so they are left out."
         err = err2 or err
