@@ -332,12 +332,12 @@ def test_names_are_escaped_in_layouts_and_page_data(tmp_path):
 
 
 def test_note_counts_read_as_english():
-    assert svg.folded_note(0) == "."
-    assert svg.folded_note(1) == ", and so is 1 op computed from constants alone."
-    assert svg.folded_note(12345) == ", and so are 12,345 ops computed from constants alone."
-    assert svg.hidden_note(0) == ""
-    assert "drawn: 1 other node (training" in svg.hidden_note(1) and svg.hidden_note(1).endswith(") is not.")
-    assert "drawn: 2,500 other nodes (training" in svg.hidden_note(2500)
+    assert svg.drawn_note(0, 0) == "Constants are folded into the ops that use them."
+    assert svg.drawn_note(1, 0).endswith(", and so is 1 op computed from constants alone.")
+    assert svg.drawn_note(12345, 0).endswith(", and so are 12,345 ops computed from constants alone.")
+    one = svg.drawn_note(0, 1)
+    assert "drawn: 1 other node (training" in one and one.endswith(") is not.")
+    assert "drawn: 2,500 other nodes (training" in svg.drawn_note(3, 2500)
 
 
 def test_without_graphviz_the_page_says_so(tmp_path, monkeypatch):

@@ -102,4 +102,4 @@ def test_the_reader_gives_the_same_model_with_or_without_the_cut(tmp_path, monke
 
 
 def _rec(field: int, body: bytes) -> bytes:
-    return slim._record(field, body)
+    return tfproto.record(field, body)

@@ -17,6 +17,8 @@ AttrValue: tensor = 8 (TensorProto). TensorProto: tensor_content = 4 (tensorflow
 """
 from __future__ import annotations
 
+from .tfproto import record
+
 CUT_BYTES = 64 * 1024  # a tensor_content this long or longer is cut (32 KB: the biggest value ever loaded)
 _LEN = 2  # wire type of a length-delimited field
 
@@ -36,15 +38,6 @@ def _varint(buf, i: int) -> tuple[int, int]:
         shift += 7
         if shift > 63:
             raise ValueError("varint too long")
-
-
-def _encode_varint(v: int) -> bytes:
-    out = bytearray()
-    while v >= 0x80:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-    return bytes(out)
 
 
 def _fields(buf, start: int, end: int):
@@ -70,10 +63,6 @@ def _fields(buf, start: int, end: int):
             raise ValueError("field past its end")
         yield key >> 3, wt, rec, i, j
         i = j
-
-
-def _record(field: int, body: bytes) -> bytes:
-    return _encode_varint(field << 3 | _LEN) + _encode_varint(len(body)) + body
 
 
 def _only(buf, start: int, end: int, field: int):
@@ -111,17 +100,17 @@ def _slim_node(buf, start: int, end: int) -> tuple[bytes, int] | None:
         return None
     # rebuild from the inside out: TensorProto without field 4, its AttrValue, the map entry, the NodeDef
     t_body = b"".join(bytes(buf[r:e]) for f, _wt, r, _s, e in _fields(buf, *tensor) if f != 4)
-    a_body = _replace(buf, attr, tensor, _record(8, t_body))
-    m_body = _replace(buf, value, attr, _record(2, a_body))
-    node = _replace(buf, (start, end), value, _record(5, m_body))
+    a_body = _replace(buf, attr, tensor, record(8, t_body))
+    m_body = _replace(buf, value, attr, record(2, a_body))
+    node = _replace(buf, (start, end), value, record(5, m_body))
     return node, content[1] - content[0]
 
 
-def _replace(buf, outer: tuple[int, int], inner: tuple[int, int], record: bytes) -> bytes:
-    """The body outer of buf with the field record whose value is buf[inner] replaced by `record`."""
+def _replace(buf, outer: tuple[int, int], inner: tuple[int, int], new: bytes) -> bytes:
+    """The body outer of buf with the field record whose value is buf[inner] replaced by `new` (a record)."""
     for _f, _wt, r, s, e in _fields(buf, *outer):
         if (s, e) == inner:
-            return bytes(buf[outer[0]:r]) + record + bytes(buf[e:outer[1]])
+            return bytes(buf[outer[0]:r]) + new + bytes(buf[e:outer[1]])
     raise ValueError("field not found")
 
 
@@ -144,7 +133,7 @@ def slim_graphdef(buf) -> tuple[object, dict[int, int]]:
                     slim = _slim_node(buf, i, e)
                     if slim is not None:
                         pieces.append(buf[kept_from:rec])
-                        pieces.append(_record(1, slim[0]))
+                        pieces.append(record(1, slim[0]))
                         kept_from = e
                         cut[index] = slim[1]
                 index += 1

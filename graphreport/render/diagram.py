@@ -32,7 +32,7 @@ from typing import Optional
 
 from ..shapespec import compact_shape
 from .svg import (  # names, not the package (no import circle)
-    DOT_TIMEOUT_S, constant_expressions, folded_note, hidden_note, start_diagram)
+    DOT_TIMEOUT_S, constant_expressions, drawn_note, start_diagram)
 from .boxlayout import BLOCK, MAX_VIEW, OP, SCOPE, SERIES, layout_all
 
 SMALL = 150  # at most this many drawn ops: fully expanded, as one static Graphviz SVG
@@ -875,10 +875,7 @@ def _finish(b: Builder, keep, small: bool, ids: dict, static_job, layouts, t0: f
         msg = b.layout_note or note or "no layout"
         return Diagram(None, msg if msg.endswith(".") else msg + ": no diagram.", {}, None)
     if not note:
-        note = "Constants are folded into the ops that use them"
-        note += folded_note(len(b.folded))
-        if keep is not None:
-            note += hidden_note(hidden)
+        note = drawn_note(len(b.folded), hidden)
     if not small:
         note += (f" {len(b.ops):,} ops in {n_scopes:,} name scopes and blocks"
                  + (f", repeated blocks grouped into {n_series} series" if n_series else "")

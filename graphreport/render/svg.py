@@ -126,20 +126,17 @@ def _q_label(op: str, name: str, levels: int = 1) -> str:
     return quote(op if short == op else f"{op}\n{short}")
 
 
-def folded_note(folded: int) -> str:
-    """The end of the diagram note's first sentence: the ops computed from constants alone, folded too."""
-    if not folded:
-        return "."
-    return f", and so {'is 1 op' if folded == 1 else f'are {folded:,} ops'} computed from constants alone."
-
-
-def hidden_note(hidden: int) -> str:
-    """The diagram note's sentence on the nodes left out of a training graph's drawing ("" for none)."""
-    if not hidden:
-        return ""
-    what = "1 other node (training, saver, summaries, initialisation...) is" if hidden == 1 else \
-        f"{hidden:,} other nodes (training, saver, summaries, initialisation...) are"
-    return f" Only the inference subgraph (what the outputs depend on) is drawn: {what} not."
+def drawn_note(folded: int, hidden: int) -> str:
+    """The diagram note's first sentences: constants folded (and `folded` ops computed from them alone), and the
+    `hidden` nodes of a training graph left out of the drawing."""
+    note = "Constants are folded into the ops that use them"
+    note += "." if not folded else \
+        f", and so {'is 1 op' if folded == 1 else f'are {folded:,} ops'} computed from constants alone."
+    if hidden:
+        what = "1 other node (training, saver, summaries, initialisation...) is" if hidden == 1 else \
+            f"{hidden:,} other nodes (training, saver, summaries, initialisation...) are"
+        note += f" Only the inference subgraph (what the outputs depend on) is drawn: {what} not."
+    return note
 
 
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
@@ -167,18 +164,15 @@ def _finish(model: Model, max_nodes: int, keep, exe: str, run, ids: dict, cut: i
     if out is None and "longer" in err:
         src, ids, cut, folded = build_dot(model, max_nodes, keep, clusters_on=False)
         out, err2 = run_dot(exe, src.replace("graph [", "graph [splines=line, nslimit=2, mclimit=0.5, ", 1),
-                                 DOT_TIMEOUT_S)
+                            DOT_TIMEOUT_S)
         plain = f" {err} with name-scope boxes, so they are left out."
         err = err2 or err
     if out is None:
         return None, err + ": no diagram.", {}
     svg = _PROLOG.sub("", out, count=1)
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
-    note = "Constants are folded into the ops that use them"
-    note += folded_note(folded)
-    if keep is not None:
-        hidden = sum(1 for n in model.main.nodes if not n.is_const and n.name not in keep)
-        note += hidden_note(hidden)
+    hidden = 0 if keep is None else sum(1 for n in model.main.nodes if not n.is_const and n.name not in keep)
+    note = drawn_note(folded, hidden)
     if cut:
         note += f" The graph has more than {max_nodes:,} ops: the first {max_nodes:,} are drawn, {cut:,} are not."
     return svg, note + plain, ids
